@@ -1,6 +1,7 @@
 """The recipe layer: schema (pydantic models), loading with readable errors, and the commented template."""
 
 from traincraft.recipe._load import dump_recipe, load_recipe, recipe_from_dict, save_recipe
+from traincraft.recipe._render import render_recipe
 from traincraft.recipe._schema import (
     ColumnOverride,
     DataConfig,
@@ -28,5 +29,6 @@ __all__ = [
     "dump_recipe",
     "load_recipe",
     "recipe_from_dict",
+    "render_recipe",
     "save_recipe",
 ]

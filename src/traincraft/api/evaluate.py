@@ -1,0 +1,53 @@
+"""``evaluate``: score a bundle on a labelled table with the same metrics as training's test split."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from traincraft.data import read_table
+from traincraft.errors import SchemaError
+from traincraft.evaluation import classification_metrics, regression_metrics
+from traincraft.serving import Predictor, load
+from traincraft._util.suggest import did_you_mean
+
+__all__ = ["evaluate", "read_like_training"]
+
+log = logging.getLogger(__name__)
+
+
+def read_like_training(predictor: Predictor, data: str | Path, **options: Any) -> pd.DataFrame:
+    """Read ``data`` with the reading options of the recipe that trained the bundle (delimiter,
+    header, column names, encoding), unless ``options`` says otherwise."""
+    saved = predictor.meta.get("recipe", {}).get("data", {})
+    kwargs = {k: saved.get(k) for k in ("delimiter", "header", "names") if saved.get(k) is not None}
+    kwargs["encoding"] = saved.get("encoding", "utf-8")
+    kwargs.update({k: v for k, v in options.items() if v is not None})
+    return read_table(data, **kwargs)
+
+
+def evaluate(bundle: str | Path | Predictor, data: str | Path | pd.DataFrame, *, label: str | None = None, **read_options: Any) -> dict[str, Any]:
+    """Metrics of ``bundle`` on ``data`` (which must hold the label column)."""
+    predictor = bundle if isinstance(bundle, Predictor) else load(bundle)
+    frame = data if isinstance(data, pd.DataFrame) else read_like_training(predictor, data, **read_options)
+    label = label or predictor.label
+    if label not in frame.columns:
+        raise SchemaError(
+            f"Column '{label}' (the label) not found in the evaluation data; it is needed to score predictions. "
+            f"Columns: {', '.join(map(str, frame.columns[:20]))}.{did_you_mean(str(label), map(str, frame.columns))}"
+        )
+    labelled = frame[frame[label].notna()]
+    if len(labelled) < len(frame):
+        log.warning("%d row(s) without a label are left out of the evaluation.", len(frame) - len(labelled))
+    raw = predictor.predict_raw(labelled)
+    if predictor.task == "regression":
+        metrics = regression_metrics(pd.to_numeric(labelled[label], errors="raise").to_numpy(), raw)
+    else:
+        y = predictor.codec.encode(labelled[label]).numpy()
+        positive = predictor.meta.get("positive_label")
+        pos_index = [str(c) for c in predictor.codec.classes].index(str(positive)) if positive is not None else None
+        metrics = classification_metrics(y, raw, n_classes=len(predictor.codec.classes), positive=pos_index)
+    return {"bundle": str(predictor.path), "rows": len(labelled), "task": predictor.task, "metrics": metrics}

@@ -1,0 +1,106 @@
+"""``predict_file``: stream a large table through a bundle in chunks and write predictions atomically."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from traincraft._util.atomic import atomic_write_with
+from traincraft.data import read_chunks
+from traincraft.errors import DataError
+from traincraft.serving import Predictor, load
+
+__all__ = ["predict_file", "OUTPUT_FORMATS"]
+
+log = logging.getLogger(__name__)
+
+OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+DEFAULT_CHUNK_ROWS = 50_000  # rows per chunk: bounded memory, and large enough to amortise a forward pass
+
+
+def predict_file(
+    bundle: str | Path | Predictor,
+    data: str | Path,
+    output: str | Path,
+    *,
+    chunksize: int = DEFAULT_CHUNK_ROWS,
+    overwrite: bool = False,
+    on_chunk: Callable[[int], None] | None = None,
+    **read_options: Any,
+) -> dict[str, Any]:
+    """Predict every row of ``data`` chunk by chunk into ``output`` (CSV, TSV, Parquet or JSONL)."""
+    predictor = bundle if isinstance(bundle, Predictor) else load(bundle)
+    data, output = Path(data), Path(output)
+    fmt = OUTPUT_FORMATS.get(output.suffix.lower())
+    if fmt is None:
+        raise DataError(f"Cannot write predictions to {output}: use a .csv, .tsv, .parquet or .jsonl file name.")
+    if output.exists() and data.exists() and output.resolve() == data.resolve():
+        raise DataError(f"The output {output} is the input file; choose another name so the input is not overwritten.")
+    if output.exists() and not overwrite:
+        raise DataError(f"{output} already exists; choose another file name or pass --overwrite to replace it.")
+    saved = predictor.meta.get("recipe", {}).get("data", {})
+    options = {k: saved.get(k) for k in ("delimiter", "header", "names") if saved.get(k) is not None}
+    options["encoding"] = saved.get("encoding", "utf-8")
+    options.update({k: v for k, v in read_options.items() if v is not None})
+    label = predictor.label
+    if options.get("names") and label in options["names"]:
+        pass  # a headerless file laid out like the training data: the label column may be present; it is ignored
+    rows = 0
+
+    def write(tmp: Path) -> None:
+        nonlocal rows
+        writer = _Writer(tmp, fmt)
+        try:
+            for chunk in read_chunks(data, chunksize=chunksize, **options):
+                out = predictor.predict(chunk)
+                writer.write(out)
+                rows += len(out)
+                if on_chunk:
+                    on_chunk(rows)
+        finally:
+            writer.close()
+
+    atomic_write_with(output, write)
+    log.info("wrote %d predictions to %s", rows, output)
+    return {"bundle": str(predictor.path), "input": str(data), "output": str(output), "rows": rows}
+
+
+class _Writer:
+    """Appends prediction chunks to one CSV / TSV / JSONL / Parquet file."""
+
+    def __init__(self, path: Path, fmt: str) -> None:
+        self.path, self.fmt = path, fmt
+        self._parquet = None
+        self._file = None if fmt == "parquet" else open(path, "w", encoding="utf-8", newline="")
+        self._first = True
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(str(self.path), table.schema)
+            self._parquet.write_table(table.cast(self._parquet.schema))
+        elif self.fmt == "jsonl":
+            for record in frame.to_dict(orient="records"):
+                self._file.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        else:
+            frame.to_csv(self._file, sep="\t" if self.fmt == "tsv" else ",", index=False, header=self._first)
+        self._first = False
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        elif self._file is not None:
+            if self._first and self.fmt != "jsonl":
+                self._file.write("")
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()

@@ -1,0 +1,308 @@
+"""``train``: recipe → data → schema → splits → encoders → model → loop → test → bundle.
+
+The stages run in DESIGN.md's order and leave their artifacts in the run directory. The test split
+is encoded and scored once, after training, with the best weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from traincraft._util.atomic import atomic_write_json
+from traincraft._util.fingerprint import frame_fingerprint
+from traincraft._util.seed import seed_everything
+from traincraft.api._inputs import read_source, resolve_recipe, source_name
+from traincraft.api.run_dir import RunPaths, existing_run_dir, new_run_dir
+from traincraft.data import Schema, Splits, infer_schema, labelled_rows, make_splits
+from traincraft.errors import DataError, RecipeError
+from traincraft.evaluation import classification_metrics, regression_metrics
+from traincraft.features.labels import LabelCodec
+from traincraft.features.table import TableEncoder
+from traincraft.models import build_model
+from traincraft.recipe import Recipe, dump_recipe, load_recipe, save_recipe
+from traincraft.serving import save_bundle
+from traincraft.training import Callback, FitResult, Trainer
+
+__all__ = ["Run", "train"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Run:
+    """What a training run produced: where it lives and how it did."""
+
+    run_dir: Path
+    bundle_dir: Path
+    task: str
+    metrics: dict[str, dict[str, float]]
+    fit: FitResult
+    schema: Schema
+    recipe: Recipe
+    split_sizes: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "run_dir": str(self.run_dir),
+            "bundle": str(self.bundle_dir),
+            "task": self.task,
+            "metrics": self.metrics.get("test", {}),
+            "validation_metrics": self.metrics.get("validation", {}),
+            "splits": self.split_sizes,
+            "epochs": self.fit.epochs_run,
+            "best_epoch": self.fit.best_epoch,
+            "stopped_early": self.fit.stopped_early,
+            "lr": self.fit.lr,
+            "device": str(self.fit.device),
+            "train_seconds": round(self.fit.seconds, 3),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def train(
+    data: Any = None,
+    *,
+    label: str | None = None,
+    recipe: Recipe | dict | str | Path | None = None,
+    name: str | None = None,
+    runs_dir: str | Path = "runs",
+    resume: str | Path | None = None,
+    progress: bool | str = False,
+    callbacks: Sequence[Callback] = (),
+) -> Run:
+    """Train a model and write a run directory with checkpoints, metrics and a bundle.
+
+    ``data`` is a recipe file, a data file, a DataFrame, an (X, y) pair or a Recipe; ``label`` and
+    ``recipe`` add to it. ``resume`` continues the run in that directory from its last checkpoint.
+    """
+    started = time.perf_counter()
+    cfg, frame = resolve_recipe(data, label=label, recipe=recipe)
+    if name:
+        cfg.name = name
+    if resume is not None:
+        paths = existing_run_dir(resume)
+        _check_resumable(cfg, load_recipe(paths.recipe), paths)
+    else:
+        stem = Path(cfg.data.source).stem if cfg.data.source else "frame"
+        paths = new_run_dir(runs_dir, cfg.name, stem=stem)
+    if cfg.name is None:
+        cfg.name = paths.root.name
+    log.info("run directory: %s", paths.root)
+
+    if frame is None:
+        frame = read_source(cfg)
+    else:
+        frame = frame.reset_index(drop=True)
+    if cfg.data.source and not Path(cfg.data.source).is_absolute():
+        cfg.data.source = str(Path(cfg.data.source).resolve())
+    if resume is None:
+        save_recipe(cfg, paths.recipe)
+
+    src = source_name(cfg)
+    if not cfg.data.label:
+        raise RecipeError(f"No label column given for {src}: set data.label in the recipe, or pass --label COLUMN.")
+    schema = infer_schema(frame, label=cfg.data.label, task=cfg.task, data=cfg.data, source_name=src)
+    table, unlabelled = labelled_rows(frame, schema)
+    fingerprint = frame_fingerprint(frame)
+    _write_manifest(paths, frame, unlabelled, fingerprint, src)
+
+    splits = _splits(paths, table, schema, cfg, resume is not None)
+    train_df, val_df = table.loc[splits.train], table.loc[splits.validation]
+    log.info("split: train %d, validation %d, test %d rows (%s)", len(splits.train), len(splits.validation), len(splits.test), splits.method)
+
+    seed_everything(cfg.seed)
+    encoder = TableEncoder.fit(train_df, schema, cfg.model)
+    codec = LabelCodec.fit(train_df[schema.label], schema.task)
+    x_train, y_train = encoder.transform(train_df), codec.encode(train_df[schema.label])
+    x_val = encoder.transform(val_df) if len(val_df) else None
+    y_val = codec.encode(val_df[schema.label]) if len(val_df) else None
+
+    out_dim = 1 if schema.task == "regression" else len(codec.classes)
+    model = build_model(encoder.model_spec(), cfg.model, out_dim)
+    positive = _positive_index(cfg, codec, y_train) if schema.task == "binary" else None
+    trainer = Trainer(
+        model,
+        cfg.train,
+        task=schema.task,
+        seed=cfg.seed,
+        class_weights=_class_weights(cfg, codec, y_train),
+        metrics_fn=_metrics_fn(schema.task, codec, positive),
+        run_dir=paths.root,
+        callbacks=callbacks,
+        progress=progress,
+    )
+    fit = trainer.fit(x_train, y_train, x_val, y_val, resume=resume is not None)
+
+    metrics = {"validation": _score(trainer, x_val, y_val, schema.task, codec, positive) if x_val is not None else {}}
+    test_df = table.loc[splits.test]
+    if len(test_df):  # the one and only read of the test split
+        metrics["test"] = _score(trainer, encoder.transform(test_df), codec.encode(test_df[schema.label]), schema.task, codec, positive)
+    else:
+        log.warning("split.test is 0: there are no test metrics; the validation metrics were used for early stopping and are optimistic.")
+        metrics["test"] = {}
+
+    bundle_dir = save_bundle(
+        paths.bundle,
+        model=trainer.model,
+        task=schema.task,
+        label=schema.label,
+        schema=schema.to_json(),
+        encoder=encoder.to_json(),
+        label_codec=codec.to_json(),
+        model_spec=encoder.model_spec(),
+        model_config=cfg.model.model_dump(mode="json"),
+        out_dim=out_dim,
+        metrics=metrics,
+        recipe=cfg.model_dump(mode="json"),
+        data={"source": cfg.data.source, "fingerprint": fingerprint, "rows": len(frame), "splits": splits.sizes},
+        extra={"positive_label": None if positive is None else _jsonable(codec.classes[positive])},
+    )
+    run = Run(
+        run_dir=paths.root,
+        bundle_dir=bundle_dir,
+        task=schema.task,
+        metrics=metrics,
+        fit=fit,
+        schema=schema,
+        recipe=cfg,
+        split_sizes=splits.sizes,
+        seconds=time.perf_counter() - started,
+    )
+    atomic_write_json(paths.summary, {"name": cfg.name, "status": "finished", **run.summary()})
+    log.info("test metrics: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics["test"].items()))
+    return run
+
+
+# --- stages ---------------------------------------------------------------------------------------
+def _check_resumable(cfg: Recipe, saved: Recipe, paths: RunPaths) -> None:
+    """Resuming with a different recipe would not continue the same run; only epochs may grow."""
+    now, before = cfg.model_dump(mode="json"), saved.model_dump(mode="json")
+    for d in (now, before):
+        d["train"].pop("epochs")
+        d.pop("name")
+        d["data"]["source"] = str(Path(d["data"]["source"]).resolve()) if d["data"]["source"] else None
+    diffs = [k for k in _diff_keys(now, before)]
+    if diffs:
+        raise RecipeError(
+            f"The recipe differs from the one run {paths.root} was started with ({paths.recipe}) in: "
+            f"{', '.join(diffs)}. Resume with the same recipe (only train.epochs may change), or start a new run."
+        )
+    if cfg.train.epochs != saved.train.epochs:
+        save_recipe(cfg, paths.recipe)
+
+
+def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for key in sorted(set(a) | set(b)):
+            out += _diff_keys(a.get(key), b.get(key), f"{prefix}{key}.")
+        return out
+    return [] if a == b else [prefix.rstrip(".")]
+
+
+def _write_manifest(paths: RunPaths, frame: pd.DataFrame, unlabelled: list[int], fingerprint: str, src: str) -> None:
+    paths.data.mkdir(parents=True, exist_ok=True)
+    if unlabelled:
+        log.warning(
+            "%d row(s) of %s have no label and are left out of training; they are kept in %s.",
+            len(unlabelled), src, paths.quarantine,
+        )
+        _write_quarantine(frame.loc[unlabelled], paths.quarantine, step="labelled_rows", reason="no label")
+    atomic_write_json(
+        paths.manifest,
+        {
+            "source": src,
+            "fingerprint": fingerprint,
+            "rows_in": len(frame),
+            "steps": [
+                {"step": "labelled_rows", "rows_in": len(frame), "rows_out": len(frame) - len(unlabelled), "rows_quarantined": len(unlabelled)}
+            ],
+            "rows_out": len(frame) - len(unlabelled),
+        },
+    )
+
+
+def _write_quarantine(rows: pd.DataFrame, path: Path, *, step: str, reason: str) -> None:
+    from traincraft.data import write_table
+
+    out = rows.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            out[col] = out[col].map(lambda v: v if v is None or isinstance(v, str) else str(v))
+    out.insert(0, "_row_id", rows.index.to_numpy())
+    out["_step"], out["_reason"] = step, reason
+    write_table(out.reset_index(drop=True), path)
+
+
+def _splits(paths: RunPaths, table: pd.DataFrame, schema: Schema, cfg: Recipe, resuming: bool) -> Splits:
+    if resuming and paths.splits.exists():
+        splits = Splits.load(paths.splits)
+        known = set(table.index)
+        if not all(i in known for part in (splits.train, splits.validation, splits.test) for i in part):
+            raise DataError(f"The data no longer matches the splits saved in {paths.splits}; it changed since the run started.")
+        return splits
+    splits = make_splits(table, schema, cfg.split, seed=cfg.seed)
+    splits.save(paths.splits)
+    return splits
+
+
+def _positive_index(cfg: Recipe, codec: LabelCodec, y_train: torch.Tensor) -> int:
+    classes = [str(c) for c in codec.classes]
+    wanted = cfg.evaluate.positive_label
+    if wanted is not None:
+        if str(wanted) not in classes:
+            raise RecipeError(f"evaluate.positive_label '{wanted}' is not a class of the label; classes: {', '.join(classes)}.")
+        return classes.index(str(wanted))
+    counts = torch.bincount(y_train, minlength=len(classes))
+    return int(torch.argmin(counts))  # the minority class, e.g. 'spam'
+
+
+def _class_weights(cfg: Recipe, codec: LabelCodec, y_train: torch.Tensor) -> torch.Tensor | None:
+    setting = cfg.train.class_weights
+    if codec.task == "regression":
+        if setting != "none":
+            log.warning("train.class_weights is ignored for regression.")
+        return None
+    n_classes = len(codec.classes)
+    if setting == "none":
+        return None
+    if setting == "balanced":
+        counts = torch.bincount(y_train, minlength=n_classes).float().clamp(min=1)
+        return counts.sum() / (n_classes * counts)
+    classes = [str(c) for c in codec.classes]
+    unknown = [k for k in setting if k not in classes]
+    if unknown:
+        raise RecipeError(f"train.class_weights names unknown classes {unknown}; classes are: {', '.join(classes)}.")
+    return torch.tensor([float(setting.get(c, 1.0)) for c in classes])
+
+
+def _metrics_fn(task: str, codec: LabelCodec, positive: int | None):
+    def metrics(outputs: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        return _metrics_from_outputs(outputs, y, task, codec, positive)
+
+    return metrics
+
+
+def _metrics_from_outputs(outputs: torch.Tensor, y: torch.Tensor, task: str, codec: LabelCodec, positive: int | None) -> dict[str, float]:
+    outputs = outputs.detach().float().cpu()
+    if task == "regression":
+        return regression_metrics(codec.decode(y.cpu().numpy()), codec.decode(outputs[:, 0].numpy()))
+    proba = torch.softmax(outputs, dim=1).numpy()
+    return classification_metrics(y.cpu().numpy(), proba, n_classes=len(codec.classes), positive=positive)
+
+
+def _score(trainer: Trainer, x: dict, y: torch.Tensor, task: str, codec: LabelCodec, positive: int | None) -> dict[str, float]:
+    return _metrics_from_outputs(trainer.predict(x), y, task, codec, positive)
+
+
+def _jsonable(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,128 @@
+"""A loaded model that predicts on tables: validation, encoding, a batched forward, decoding.
+
+It carries no training code: the bundle's encoders and network are all it needs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from traincraft._util.suggest import did_you_mean
+from traincraft.errors import SchemaError
+from traincraft.features.labels import LabelCodec
+from traincraft.features.table import TableEncoder
+from traincraft.serving.bundle import BundleContents, read_bundle
+
+__all__ = ["Predictor", "load"]
+
+log = logging.getLogger(__name__)
+
+PREDICT_BATCH = 4096  # rows per forward pass; large enough to amortise Python overhead, small in memory
+
+
+class Predictor:
+    """Predicts with a bundle. ``predict(df)`` gives labels and class probabilities (or values)."""
+
+    def __init__(self, contents: BundleContents) -> None:
+        self.path = contents.path
+        self.meta = contents.meta
+        self.model = contents.model
+        self.task: str = self.meta["task"]
+        self.label: str | None = self.meta.get("label")
+        self.encoder = TableEncoder.from_json(self.meta["encoder"])
+        self.codec = LabelCodec.from_json(self.meta["label_codec"])
+        self.id_column: str | None = next(
+            (c["name"] for c in self.meta["schema"]["columns"] if c["role"] == "id"), None
+        )
+
+    # --- what the bundle knows --------------------------------------------------------------
+    @property
+    def classes(self) -> list[Any] | None:
+        return None if self.task == "regression" else list(self.codec.classes)
+
+    @property
+    def input_columns(self) -> list[str]:
+        return list(self.encoder.columns)
+
+    @property
+    def metrics(self) -> dict:
+        return self.meta.get("metrics", {})
+
+    def __repr__(self) -> str:
+        return f"Predictor(task={self.task!r}, label={self.label!r}, inputs={len(self.input_columns)}, path='{self.path}')"
+
+    # --- prediction -----------------------------------------------------------------------------
+    def predict(self, data: pd.DataFrame | Mapping | Sequence[Mapping], *, batch_size: int = PREDICT_BATCH) -> pd.DataFrame:
+        """Predictions for each row: ``prediction`` and, for classification, ``proba_<class>``.
+
+        Missing required columns are an error that names them; extra columns are ignored; the id
+        column (if the schema has one and the input carries it) is copied first.
+        """
+        frame = self._as_frame(data)
+        raw = self.predict_raw(frame, batch_size=batch_size)
+        out = pd.DataFrame(index=frame.index)
+        if self.id_column and self.id_column in frame.columns:
+            out[self.id_column] = frame[self.id_column]
+        if self.task == "regression":
+            out["prediction"] = raw
+        else:
+            out["prediction"] = self.codec.decode(raw.argmax(axis=1))
+            for i, cls in enumerate(self.codec.classes):
+                out[f"proba_{cls}"] = raw[:, i]
+        return out
+
+    def predict_proba(self, data: pd.DataFrame | Mapping | Sequence[Mapping], *, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+        """Class probabilities (N, C) in the order of :attr:`classes`."""
+        if self.task == "regression":
+            raise SchemaError("predict_proba is for classification; this bundle predicts a number (regression). Use predict().")
+        return self.predict_raw(self._as_frame(data), batch_size=batch_size)
+
+    def predict_raw(self, frame: pd.DataFrame, *, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+        """Probabilities (N, C) for classification, values in label units (N,) for regression."""
+        self._check_columns(frame)
+        x = self.encoder.transform(frame, strict=True)
+        n = len(frame)
+        outs = []
+        with torch.inference_mode():
+            for start in range(0, n, batch_size):
+                batch = {k: v[start : start + batch_size] for k, v in x.items()}
+                outs.append(self.model(batch).float())  # (B, out_dim)
+        logits = torch.cat(outs) if outs else torch.zeros((0, self.meta["model"]["out_dim"]))
+        if self.task == "regression":
+            return np.asarray(self.codec.decode(logits[:, 0].numpy()), dtype=np.float64)
+        return torch.softmax(logits, dim=1).numpy().astype(np.float64)
+
+    # --- input checks -----------------------------------------------------------------------------
+    def _as_frame(self, data: pd.DataFrame | Mapping | Sequence[Mapping]) -> pd.DataFrame:
+        if isinstance(data, pd.DataFrame):
+            return data
+        if isinstance(data, Mapping):
+            return pd.DataFrame([dict(data)])
+        if isinstance(data, Sequence) and not isinstance(data, (str, bytes)) and all(isinstance(r, Mapping) for r in data):
+            return pd.DataFrame(list(data))
+        raise SchemaError(
+            f"predict takes a pandas DataFrame, a dict (one record) or a list of dicts; got {type(data).__name__}."
+        )
+
+    def _check_columns(self, frame: pd.DataFrame) -> None:
+        have = [str(c) for c in frame.columns]
+        missing = [c for c in self.input_columns if c not in frame.columns]
+        if missing:
+            hints = "".join(did_you_mean(m, have) for m in missing[:3])
+            raise SchemaError(
+                f"The data lacks {len(missing)} column{'s' if len(missing) > 1 else ''} the model needs: "
+                f"{', '.join(missing[:20])}{' ...' if len(missing) > 20 else ''}. "
+                f"The bundle expects: {', '.join(self.input_columns[:20])}{' ...' if len(self.input_columns) > 20 else ''}.{hints}"
+            )
+
+
+def load(bundle: str | Path) -> Predictor:
+    """Load a bundle directory (or the run directory holding it) as a :class:`Predictor`."""
+    return Predictor(read_bundle(bundle))
