@@ -48,3 +48,18 @@ def small_table() -> pd.DataFrame:
     when = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, size=n), unit="D")
     label = np.where(x + (colour == "red") * 0.5 > 0, "yes", "no")
     return pd.DataFrame({"x": x, "colour": colour, "flag": flag, "review": text, "when": when, "label": label})
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory, digits_frame):
+    """A small digits model trained once per session (few epochs: for bundle/CLI tests, not accuracy)."""
+    import traincraft as tc
+
+    runs = tmp_path_factory.mktemp("runs")
+    return tc.train(
+        digits_frame,
+        label="digit",
+        recipe={"train": {"epochs": 3}, "model": {"hidden": [32]}},
+        name="digits-small",
+        runs_dir=runs,
+    )

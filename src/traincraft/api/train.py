@@ -88,31 +88,31 @@ def train(
     cfg, frame = resolve_recipe(data, label=label, recipe=recipe)
     if name:
         cfg.name = name
+    saved = None
     if resume is not None:
         paths = existing_run_dir(resume)
-        _check_resumable(cfg, load_recipe(paths.recipe), paths)
-    else:
-        stem = Path(cfg.data.source).stem if cfg.data.source else "frame"
-        paths = new_run_dir(runs_dir, cfg.name, stem=stem)
-    if cfg.name is None:
-        cfg.name = paths.root.name
-    log.info("run directory: %s", paths.root)
+        saved = load_recipe(paths.recipe)
+        _check_resumable(cfg, saved, paths)
 
-    if frame is None:
-        frame = read_source(cfg)
-    else:
-        frame = frame.reset_index(drop=True)
-    if cfg.data.source and not Path(cfg.data.source).is_absolute():
+    # read and check the data before anything is written: a bad file leaves no half-made run behind
+    frame = read_source(cfg) if frame is None else frame.reset_index(drop=True)
+    if cfg.data.source and ":" not in cfg.data.source and not Path(cfg.data.source).is_absolute():
         cfg.data.source = str(Path(cfg.data.source).resolve())
-    if resume is None:
-        save_recipe(cfg, paths.recipe)
-
     src = source_name(cfg)
     if not cfg.data.label:
         raise RecipeError(f"No label column given for {src}: set data.label in the recipe, or pass --label COLUMN.")
     schema = infer_schema(frame, label=cfg.data.label, task=cfg.task, data=cfg.data, source_name=src)
     table, unlabelled = labelled_rows(frame, schema)
     fingerprint = frame_fingerprint(frame)
+
+    if resume is None:
+        stem = Path(cfg.data.source.rpartition(":")[2]).stem if cfg.data.source else "frame"
+        paths = new_run_dir(runs_dir, cfg.name, stem=stem)
+    if cfg.name is None:
+        cfg.name = paths.root.name
+    if resume is None or cfg.train.epochs != saved.train.epochs:
+        save_recipe(cfg, paths.recipe)
+    log.info("run directory: %s", paths.root)
     _write_manifest(paths, frame, unlabelled, fingerprint, src)
 
     splits = _splits(paths, table, schema, cfg, resume is not None)
@@ -189,15 +189,16 @@ def _check_resumable(cfg: Recipe, saved: Recipe, paths: RunPaths) -> None:
     for d in (now, before):
         d["train"].pop("epochs")
         d.pop("name")
-        d["data"]["source"] = str(Path(d["data"]["source"]).resolve()) if d["data"]["source"] else None
+        source = d["data"]["source"]
+        d["data"]["source"] = str(Path(source).resolve()) if source and ":" not in source else source
+        if now["data"]["source"] is None:  # the Python API passed the frame again
+            d["data"]["source"] = None
     diffs = [k for k in _diff_keys(now, before)]
     if diffs:
         raise RecipeError(
             f"The recipe differs from the one run {paths.root} was started with ({paths.recipe}) in: "
             f"{', '.join(diffs)}. Resume with the same recipe (only train.epochs may change), or start a new run."
         )
-    if cfg.train.epochs != saved.train.epochs:
-        save_recipe(cfg, paths.recipe)
 
 
 def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:

@@ -38,6 +38,7 @@ def classification_metrics(
     """
     y_true = np.asarray(y_true).astype(np.int64)
     proba = np.asarray(proba, dtype=np.float64)
+    proba = proba / proba.sum(axis=1, keepdims=True)  # float32 softmax sums to 1 only within ~1e-7
     n_classes = n_classes or proba.shape[1]
     if len(y_true) == 0:
         return {}
@@ -57,8 +58,7 @@ def classification_metrics(
             scores = proba[:, pos]
             out["roc_auc"] = float(skm.roc_auc_score(y_true == pos, scores))
     elif len(present) == n_classes:
-        p = proba / proba.sum(axis=1, keepdims=True)
-        out["roc_auc"] = float(skm.roc_auc_score(y_true, p, multi_class="ovr", average="macro", labels=labels))
+        out["roc_auc"] = float(skm.roc_auc_score(y_true, proba, multi_class="ovr", average="macro", labels=labels))
     if "roc_auc" not in out:
         log.info("roc_auc left out: the true labels hold only %d of %d classes", len(present), n_classes)
     return out

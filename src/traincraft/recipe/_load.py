@@ -36,7 +36,7 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         raise RecipeError(f"Recipe {path} is empty. The smallest recipe is:\ndata:\n  source: data.csv\n  label: y")
     recipe = recipe_from_dict(raw, origin=str(path))
     source = recipe.data.source
-    if source and not Path(source).is_absolute():
+    if source and not source.startswith(("sklearn:", "package:")) and not Path(source).is_absolute():
         recipe.data.source = str((path.parent / source).resolve()) if path.parent != Path(".") else source
     return recipe
 

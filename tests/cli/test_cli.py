@@ -1,0 +1,170 @@
+"""The CLI: every command's --json contract, and bad input → a clear message, exit 2, no traceback,
+nothing overwritten."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from traincraft.cli import main
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture()
+def good_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "data.csv"
+    pd.DataFrame({"x": range(40), "z": [i % 7 for i in range(40)], "label": ["a", "b"] * 20}).to_csv(path, index=False)
+    return path
+
+
+def assert_user_error(code: int, err: str, message: str) -> None:
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert message in " ".join(err.split()), err
+
+
+def test_empty_file(tmp_path, capsys) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    code, _, err = run_cli(["train", empty, "--label", "y", "--runs-dir", tmp_path / "runs"], capsys)
+    assert_user_error(code, err, "empty")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_missing_label_column_suggests(good_csv, tmp_path, capsys) -> None:
+    before = digest(good_csv)
+    code, _, err = run_cli(["train", good_csv, "--label", "lable", "--runs-dir", tmp_path / "runs"], capsys)
+    assert_user_error(code, err, "Did you mean 'label'?")
+    assert "lable" in err and digest(good_csv) == before
+
+
+def test_label_with_one_class(tmp_path, capsys) -> None:
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"x": range(20), "label": ["a"] * 20}).to_csv(path, index=False)
+    code, _, err = run_cli(["train", path, "--label", "label", "--runs-dir", tmp_path / "runs"], capsys)
+    assert_user_error(code, err, "one class")
+
+
+def test_unreadable_file(tmp_path, capsys) -> None:
+    path = tmp_path / "data.parquet"
+    path.write_bytes(b"PAR1 this is not really parquet \x00\x01\x02")
+    code, _, err = run_cli(["train", path, "--label", "y", "--runs-dir", tmp_path / "runs"], capsys)
+    assert_user_error(code, err, "data.parquet")
+
+
+def test_non_utf8_file(tmp_path, capsys) -> None:
+    path = tmp_path / "latin.csv"
+    path.write_bytes("name,label\ncaf\xe9,a\nthe,b\n".encode("latin-1"))
+    code, _, err = run_cli(["train", path, "--label", "label", "--runs-dir", tmp_path / "runs"], capsys)
+    assert_user_error(code, err, "encoding")
+
+
+def test_all_empty_column(tmp_path, capsys) -> None:
+    path = tmp_path / "holes.csv"
+    pd.DataFrame({"x": range(30), "nothing": [None] * 30, "label": ["a", "b", "c"] * 10}).to_csv(path, index=False)
+    code, _, err = run_cli(["train", path, "--label", "label", "--runs-dir", tmp_path / "runs"], capsys)
+    assert_user_error(code, err, "nothing")
+
+
+def test_unknown_recipe_key(good_csv, tmp_path, capsys) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"data:\n  source: {good_csv}\n  label: label\ntrain:\n  epoch: 3\n")
+    before = digest(recipe)
+    code, _, err = run_cli(["train", recipe, "--runs-dir", tmp_path / "runs"], capsys)
+    assert_user_error(code, err, "train.epoch: unknown key 'epoch'. Did you mean 'epochs'?")
+    assert digest(recipe) == before
+
+
+def test_wrong_type_in_recipe(good_csv, tmp_path, capsys) -> None:
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"data:\n  source: {good_csv}\n  label: label\ntrain:\n  batch_size: lots\n")
+    code, _, err = run_cli(["train", recipe, "--runs-dir", tmp_path / "runs"], capsys)
+    assert_user_error(code, err, "train.batch_size: must be an integer (got 'lots')")
+
+
+def test_predict_on_data_lacking_a_column(digits_run, digits_frame, tmp_path, capsys) -> None:
+    data = tmp_path / "new.csv"
+    digits_frame.drop(columns=["pixel_20", "digit"]).head(10).to_csv(data, index=False)
+    out = tmp_path / "out.csv"
+    code, _, err = run_cli(["predict", digits_run.bundle_dir, data, "-o", out], capsys)
+    assert_user_error(code, err, "pixel_20")
+    assert not out.exists()
+
+
+def test_debug_shows_the_traceback(tmp_path, capsys) -> None:
+    code, _, err = run_cli(["train", tmp_path / "nope.csv", "--label", "y", "--debug"], capsys)
+    assert code == 2 and "Traceback" in err
+
+
+def test_predict_writes_and_never_overwrites(digits_run, digits_frame, tmp_path, capsys) -> None:
+    data = tmp_path / "new.csv"
+    digits_frame.drop(columns=["digit"]).head(120).to_csv(data, index=False)
+    for suffix in (".csv", ".parquet", ".jsonl"):
+        out = tmp_path / f"pred{suffix}"
+        code, stdout, err = run_cli(["predict", digits_run.bundle_dir, data, "-o", out, "--chunksize", "50", "--json"], capsys)
+        assert code == 0, err
+        result = json.loads(stdout)
+        assert result["rows"] == 120 and Path(result["output"]) == out
+        frame = pd.read_parquet(out) if suffix == ".parquet" else pd.read_json(out, lines=True) if suffix == ".jsonl" else pd.read_csv(out)
+        assert len(frame) == 120 and "prediction" in frame.columns
+    before = digest(tmp_path / "pred.csv")
+    code, _, err = run_cli(["predict", digits_run.bundle_dir, data, "-o", tmp_path / "pred.csv"], capsys)
+    assert_user_error(code, err, "already exists")
+    assert digest(tmp_path / "pred.csv") == before
+
+
+def test_evaluate_and_info_json(digits_run, digits_frame, tmp_path, capsys) -> None:
+    data = tmp_path / "labelled.csv"
+    digits_frame.tail(200).to_csv(data, index=False)
+    code, stdout, err = run_cli(["evaluate", digits_run.bundle_dir, data, "--json"], capsys)
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert {"accuracy", "macro_f1", "roc_auc"} <= set(result["metrics"]) and result["rows"] == 200
+    code, stdout, err = run_cli(["info", digits_run.bundle_dir, "--json"], capsys)
+    info = json.loads(stdout)
+    assert info["task"] == "multiclass" and info["classes"] == list(range(10)) and len(info["inputs"]) == 64
+
+
+def test_init_writes_a_recipe_that_trains(good_csv, tmp_path, capsys) -> None:
+    recipe = tmp_path / "recipe.yaml"
+    code, _, err = run_cli(["init", good_csv, "--label", "label", "-o", recipe], capsys)
+    assert code == 0, err
+    text = recipe.read_text()
+    assert "x: {role: feature, type: numeric}" in text and "task: binary" in text
+    code, _, err = run_cli(["init", good_csv, "--label", "label", "-o", recipe], capsys)
+    assert_user_error(code, err, "already exists")
+    code, stdout, err = run_cli(["train", recipe, "--epochs", "2", "--runs-dir", tmp_path / "runs", "--json"], capsys)
+    assert code == 0, err
+    result = json.loads(stdout)
+    assert result["epochs"] == 2 and Path(result["bundle"]).is_dir() and "accuracy" in result["metrics"]
+
+
+def test_real_subprocess_and_module_entry(tmp_path) -> None:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([sys.executable, "-m", "traincraft", "--version"], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("traincraft ")
+    proc = subprocess.run(
+        [sys.executable, "-m", "traincraft", "train", str(tmp_path / "missing.csv"), "--label", "y"],
+        capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path,
+    )
+    assert proc.returncode == 2 and "missing.csv" in proc.stderr and "Traceback" not in proc.stderr
