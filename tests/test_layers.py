@@ -46,9 +46,10 @@ def _imports(path: Path) -> list[tuple[str, int]]:
         if isinstance(node, ast.Import):
             found += [(alias.name, node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.append((node.module, node.lineno))
-            if node.module == "traincraft":
+            if node.module == "traincraft":  # `from traincraft import api` imports the subpackage api
                 found += [(f"traincraft.{alias.name}", node.lineno) for alias in node.names]
+            else:
+                found.append((node.module, node.lineno))
     return found
 
 

@@ -11,6 +11,10 @@ CATEGORICAL_MAX_UNIQUE_RATIO = 0.5  # above this share of distinct values a shor
 REGRESSION_MIN_UNIQUE = 21  # a numeric label with more distinct values than this is regression, not classes
 DATETIME_PARSE_SHARE = 0.9  # share of non-empty values that must parse as dates to call a column datetime
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+HEADER_MAX_WORDS = 12  # a first-row cell with more words is a sentence, i.e. data; survey-question headers stay under it
+ID_MIN_ROWS = 20  # in fewer rows most columns are all-distinct, so the near-unique and 0..N id rules need this many
+IMAGE_PATH_SHARE = 0.9  # share of values ending in an image extension that makes a column image paths; the audit reports the rest
+TEXT_MIN_MEAN_CHARS = 40  # a string column averaging this many characters is free text even with few spaces (e.g. CJK)
 
 # --- features --------------------------------------------------------------------------------
 CATEGORICAL_MIN_COUNT = 2  # categories seen fewer times in training share the rare/unknown bucket

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -33,7 +34,8 @@ def digest(path: Path) -> str:
 @pytest.fixture()
 def good_csv(tmp_path: Path) -> Path:
     path = tmp_path / "data.csv"
-    pd.DataFrame({"x": range(40), "z": [i % 7 for i in range(40)], "label": ["a", "b"] * 20}).to_csv(path, index=False)
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x": rng.normal(size=40).round(3), "z": [i % 7 for i in range(40)], "label": ["a", "b"] * 20}).to_csv(path, index=False)
     return path
 
 
@@ -62,7 +64,7 @@ def test_label_with_one_class(tmp_path, capsys) -> None:
     path = tmp_path / "one.csv"
     pd.DataFrame({"x": range(20), "label": ["a"] * 20}).to_csv(path, index=False)
     code, _, err = run_cli(["train", path, "--label", "label", "--runs-dir", tmp_path / "runs"], capsys)
-    assert_user_error(code, err, "one class")
+    assert_user_error(code, err, "has a single class")
 
 
 def test_unreadable_file(tmp_path, capsys) -> None:

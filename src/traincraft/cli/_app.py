@@ -47,15 +47,20 @@ def _setup_logging(debug: bool) -> None:
     logging.getLogger("traincraft").setLevel(logging.DEBUG if debug else logging.INFO)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"traincraft {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", is_eager=True, callback=_print_version)
+    ] = False,
 ) -> None:
     """From raw data to a trained model you can trust, and serve it."""
-    if version:
-        out.print(f"traincraft {__version__}")
-        raise typer.Exit()
     _setup_logging(debug)
 
 
