@@ -23,11 +23,12 @@ from traincraft.api._inputs import read_source, resolve_recipe, source_name
 from traincraft.api.run_dir import RunPaths, existing_run_dir, new_run_dir
 from traincraft.data import Schema, Splits, infer_schema, labelled_rows, make_splits
 from traincraft.errors import DataError, RecipeError
-from traincraft.evaluation import classification_metrics, regression_metrics
+from traincraft.evaluation import classification_metrics, evaluate_run, regression_metrics, subsample_train
 from traincraft.features.labels import LabelCodec
 from traincraft.features.table import TableEncoder
 from traincraft.models import build_model
 from traincraft.recipe import Recipe, dump_recipe, load_recipe, save_recipe
+from traincraft.report import build_report
 from traincraft.serving import save_bundle
 from traincraft.training import Callback, FitResult, Trainer
 
@@ -78,12 +79,17 @@ def train(
     resume: str | Path | None = None,
     progress: bool | str = False,
     callbacks: Sequence[Callback] = (),
+    train_fraction: float = 1.0,
 ) -> Run:
     """Train a model and write a run directory with checkpoints, metrics and a bundle.
 
     ``data`` is a recipe file, a data file, a DataFrame, an (X, y) pair or a Recipe; ``label`` and
     ``recipe`` add to it. ``resume`` continues the run in that directory from its last checkpoint.
+    ``train_fraction`` < 1 trains on a nested, stratified share of the training split with the same
+    validation and test rows (``traincraft curve``).
     """
+    if not 0.0 < train_fraction <= 1.0:
+        raise RecipeError(f"train_fraction must be in (0, 1], got {train_fraction}.")
     started = time.perf_counter()
     cfg, frame = resolve_recipe(data, label=label, recipe=recipe)
     if name:
@@ -116,6 +122,10 @@ def train(
     _write_manifest(paths, frame, unlabelled, fingerprint, src)
 
     splits = _splits(paths, table, schema, cfg, resume is not None)
+    if train_fraction < 1.0 and resume is None:  # traincraft curve: a nested, stratified share of the training split
+        labels = table[schema.label] if schema.task != "regression" else None
+        splits = subsample_train(splits, labels, train_fraction, seed=cfg.seed)
+        splits.save(paths.splits)
     train_df, val_df = table.loc[splits.train], table.loc[splits.validation]
     log.info("split: train %d, validation %d, test %d rows (%s)", len(splits.train), len(splits.validation), len(splits.test), splits.method)
 
@@ -146,6 +156,16 @@ def train(
     test_df = table.loc[splits.test]
     if len(test_df):  # the one and only read of the test split
         metrics["test"] = _score(trainer, encoder.transform(test_df), codec.encode(test_df[schema.label]), schema.task, codec, positive)
+        evaluate_run(
+            task=schema.task,
+            label=schema.label,
+            test=(test_df, trainer.predict(encoder.transform(test_df))),
+            validation=(val_df, trainer.predict(x_val)) if x_val is not None else None,
+            codec=codec,
+            positive=positive,
+            recipe=cfg,
+            schema=schema,
+        ).write(paths.root)
     else:
         log.warning("split.test is 0: there are no test metrics; the validation metrics were used for early stopping and are optimistic.")
         metrics["test"] = {}
@@ -178,6 +198,7 @@ def train(
         seconds=time.perf_counter() - started,
     )
     atomic_write_json(paths.summary, {"name": cfg.name, "status": "finished", **run.summary()})
+    build_report(paths.root)
     log.info("test metrics: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics["test"].items()))
     return run
 

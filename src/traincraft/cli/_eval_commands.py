@@ -1,0 +1,150 @@
+"""The evaluation commands: ``report``, ``curve``, ``runs`` and ``runs compare``.
+
+``register(app)`` adds them to the main typer app (see :mod:`traincraft.cli._app`); like every
+command they take ``--json`` and print exactly one JSON object on stdout when it is given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from traincraft.cli._app import JsonOpt, _emit, err, out
+
+__all__ = ["register"]
+
+RunsDirOpt = Annotated[Path, typer.Option(help="Folder that holds run directories.")]
+
+
+def _fmt(value) -> str:
+    return "—" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
+
+
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory (runs/<name>).")],
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when a check fails (fairness limits in the recipe).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rebuild RUN_DIR's model card: report.html (self-contained) and card.json."""
+    from traincraft.api.report import report as build
+
+    result = build(run_dir)
+
+    def render(r: dict) -> None:
+        out.print(f"wrote {r['report']} and {r['card']}")
+        out.print(f"  learning curves: [bold]{r['verdict'].replace('_', ' ')}[/] — {r['verdict_summary']}")
+        for row in r["headline"]:
+            interval = f" (95% {row['low']:.4f}–{row['high']:.4f})" if row["low"] is not None else ""
+            out.print(f"  test {row['metric']}: {row['value']:.4f}{interval}")
+        for c in r["failed_checks"]:
+            out.print(f"  [bold red]check failed[/]: {c['attribute']} {c['measure']} = {c['value']:.4f} (limit {c['limit']})")
+
+    _emit(result, as_json, render)
+    if strict and result["failed_checks"]:
+        err.print(f"{len(result['failed_checks'])} check(s) failed (--strict).")
+        raise typer.Exit(1)
+
+
+def curve(
+    recipe: Annotated[Path, typer.Argument(help="Recipe file (YAML), or a data file together with --label.")],
+    label: Annotated[Optional[str], typer.Option(help="Label column (overrides the recipe's).")] = None,
+    fractions: Annotated[Optional[str], typer.Option(help="Comma-separated shares of the training split, e.g. 0.1,0.2,0.4,0.7,1.")] = None,
+    metric: Annotated[Optional[str], typer.Option(help="Validation metric to plot (default accuracy, or rmse for regression).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Name of the curve folder (runs/<name>-curve).")] = None,
+    runs_dir: RunsDirOpt = Path("runs"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Train on 10/20/40/70/100% of the training split (same validation and test); fit a power law;
+    estimate the gain from twice the data."""
+    from traincraft.api.curve import curve as run_curve
+    from traincraft.errors import RecipeError
+
+    shares = None
+    if fractions:
+        try:
+            shares = [float(x) for x in fractions.split(",") if x.strip()]
+        except ValueError:
+            raise RecipeError(f"--fractions takes comma-separated numbers in (0, 1], e.g. 0.1,0.2,0.4,0.7,1; got '{fractions}'.") from None
+    result = run_curve(recipe, label=label, fractions=shares, metric=metric, name=name, runs_dir=runs_dir, progress="auto")
+
+    def render(r: dict) -> None:
+        table = Table(title=f"validation {r['metric']} against training rows", header_style="bold")
+        for col in ("share", "train rows", f"val {r['metric']}", f"test {r['metric']}"):
+            table.add_column(col, justify="right")
+        for p in r["points"]:
+            table.add_row(f"{p['fraction']:.0%}", str(p["train_rows"]), _fmt(p["metric"]), _fmt(p["test_metric"]))
+        out.print(table)
+        fit = r["fit"]
+        out.print(fit.get("verdict") or fit.get("reason"))
+        out.print(f"curve: {r['curve_dir']}" + (f"; report: {r['report']}" if r.get("report") else ""))
+
+    _emit(result, as_json, render)
+
+
+runs_app = typer.Typer(help="List runs with their headline metrics, or compare two.", no_args_is_help=False)
+
+
+@runs_app.callback(invoke_without_command=True)
+def runs(ctx: typer.Context, runs_dir: RunsDirOpt = Path("runs"), as_json: JsonOpt = False) -> None:
+    """List the runs under --runs-dir, newest first, with their test metrics."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from traincraft.api.runs import list_runs
+
+    found = list_runs(runs_dir)
+
+    def render(rows: dict) -> None:
+        table = Table(title=f"runs in {runs_dir}", header_style="bold")
+        keys = []
+        for r in rows["runs"]:
+            keys += [k for k in r["metrics"] if k not in keys]
+        keys = keys[:5]
+        for col in ("name", "status", "task", "epochs", *keys):
+            table.add_column(col, justify="left" if col in ("name", "status", "task") else "right")
+        for r in rows["runs"]:
+            table.add_row(r["name"], r["status"], str(r["task"]), _fmt(r["epochs"]), *[_fmt(r["metrics"].get(k)) for k in keys])
+        out.print(table)
+
+    _emit({"runs_dir": str(runs_dir), "runs": found}, as_json, render)
+
+
+@runs_app.command("compare")
+def compare(
+    a: Annotated[Path, typer.Argument(help="First run directory.")],
+    b: Annotated[Path, typer.Argument(help="Second run directory.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show how run B's recipe and test metrics differ from run A's."""
+    from traincraft.api.runs import compare_runs
+
+    result = compare_runs(a, b)
+
+    def render(r: dict) -> None:
+        table = Table(title="recipe differences", header_style="bold")
+        for col in ("setting", "A", "B"):
+            table.add_column(col)
+        for d in r["recipe_differences"]:
+            table.add_row(d["key"], str(d["a"]), str(d["b"]))
+        out.print(table if r["recipe_differences"] else "recipes are the same (apart from the name)")
+        metrics = Table(title="test metrics", header_style="bold")
+        for col in ("metric", "A", "B", "B - A", "beyond noise"):
+            metrics.add_column(col, justify="right")
+        for m in r["metrics"]:
+            overlap = m.get("intervals_overlap")
+            metrics.add_row(m["metric"], _fmt(m["a"]), _fmt(m["b"]), "—" if m["change"] is None else f"{m['change']:+.4f}",
+                            "—" if overlap is None else ("no" if overlap else "yes"))
+        out.print(metrics)
+        if not r["same_data"]:
+            out.print("[yellow]the runs were trained on different data (fingerprints differ)[/]")
+
+    _emit(result, as_json, render)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``report``, ``curve`` and ``runs`` (with ``runs compare``) to ``app``."""
+    app.command("report")(report)
+    app.command("curve")(curve)
+    app.add_typer(runs_app, name="runs")
