@@ -38,7 +38,6 @@ def _problem(seed: int, n: int, n_classes: int, decimals: int | None):
 def test_classification_metrics_equal_sklearn(seed: int, n: int, n_classes: int, decimals: int | None) -> None:
     _, y, proba = _problem(seed, n, n_classes, decimals)
     m = classification_metrics(y, proba)
-    proba = proba / proba.sum(axis=1, keepdims=True)  # as classification_metrics renormalises (ties must break alike)
     pred = proba.argmax(1)
     assert m["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
     assert m["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, pred))
