@@ -33,9 +33,26 @@ def set_threads(threads: int | None = None) -> int:
 
     Measured here: a 2-thread BLAS call with one of the two cores busy ran 100x slower, so the
     count follows the cores we may use, and callers that run their own worker pools pass 1.
+    The count is never chosen from the current load: results differ bitwise between thread counts,
+    and the same recipe must give the same weights. A busy machine gets a warning instead.
     """
     n = threads if threads and threads > 0 else usable_cores()
+    if not threads and n > 1:
+        _warn_if_busy(n)
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     log.debug("torch intra-op threads: %d", n)
     return n
+
+
+def _warn_if_busy(threads: int) -> None:
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows
+        return
+    if load > usable_cores():
+        log.warning(
+            "the machine is busy (load %.1f on %d cores): %d torch threads may run many times slower than 1. "
+            "Set train.threads: 1 in the recipe (results then differ bitwise from a %d-thread run).",
+            load, usable_cores(), threads, threads,
+        )
