@@ -11,6 +11,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from traincraft._util.atomic import atomic_write_with
+from traincraft._util.suggest import did_you_mean
 from traincraft.data import read_chunks
 from traincraft.errors import DataError
 from traincraft.serving import Predictor, load
@@ -31,9 +32,14 @@ def predict_file(
     chunksize: int = DEFAULT_CHUNK_ROWS,
     overwrite: bool = False,
     on_chunk: Callable[[int], None] | None = None,
+    id_column: str | None = None,
     **read_options: Any,
 ) -> dict[str, Any]:
-    """Predict every row of ``data`` chunk by chunk into ``output`` (CSV, TSV, Parquet or JSONL)."""
+    """Predict every row of ``data`` chunk by chunk into ``output`` (CSV, TSV, Parquet or JSONL).
+
+    Memory holds one chunk (``chunksize`` rows) at a time. The bundle's id column, or
+    ``id_column`` when given, is copied from the input into the first column of the output.
+    """
     predictor = bundle if isinstance(bundle, Predictor) else load(bundle)
     data, output = Path(data), Path(output)
     fmt = OUTPUT_FORMATS.get(output.suffix.lower())
@@ -58,6 +64,13 @@ def predict_file(
         try:
             for chunk in read_chunks(data, chunksize=chunksize, **options):
                 out = predictor.predict(chunk)
+                if id_column is not None and id_column not in out.columns:
+                    if id_column not in chunk.columns:
+                        raise DataError(
+                            f"The id column '{id_column}' is not in {data.name}. Columns: {', '.join(map(str, chunk.columns[:20]))}."
+                            f"{did_you_mean(id_column, [str(c) for c in chunk.columns])}"
+                        )
+                    out.insert(0, id_column, chunk[id_column])
                 writer.write(out)
                 rows += len(out)
                 if on_chunk:

@@ -25,7 +25,7 @@ from traincraft.data import Schema, Splits, infer_schema, labelled_rows, make_sp
 from traincraft.errors import DataError, RecipeError
 from traincraft.evaluation import classification_metrics, evaluate_run, regression_metrics, subsample_train
 from traincraft.features.labels import LabelCodec
-from traincraft.features.table import TableEncoder
+from traincraft.features.pretrained_text import fit_encoder
 from traincraft.models import build_model
 from traincraft.recipe import Recipe, dump_recipe, load_recipe, save_recipe
 from traincraft.report import build_report
@@ -130,7 +130,7 @@ def train(
     log.info("split: train %d, validation %d, test %d rows (%s)", len(splits.train), len(splits.validation), len(splits.test), splits.method)
 
     seed_everything(cfg.seed)
-    encoder = TableEncoder.fit(train_df, schema, cfg.model)
+    encoder = fit_encoder(train_df, schema, cfg.model)  # a TableEncoder, or a pretrained tokenizer's (model.pretrained)
     codec = LabelCodec.fit(train_df[schema.label], schema.task)
     x_train, y_train = encoder.transform(train_df), codec.encode(train_df[schema.label])
     x_val = encoder.transform(val_df) if len(val_df) else None
@@ -138,6 +138,10 @@ def train(
 
     out_dim = 1 if schema.task == "regression" else len(codec.classes)
     model = build_model(encoder.model_spec(), cfg.model, out_dim)
+    if cfg.model.pretrained and cfg.model.tune == "head":  # the head trains on the frozen encoder's outputs, computed once
+        from traincraft.finetune import head_inputs
+
+        x_train, x_val = head_inputs(model, cfg, paths.root.parent, x_train, x_val)
     positive = _positive_index(cfg, codec, y_train) if schema.task == "binary" else None
     trainer = Trainer(
         model,

@@ -1,5 +1,6 @@
 """The recipe layer: schema (pydantic models), loading with readable errors, and the commented template."""
 
+from traincraft.recipe._finetune import LoraConfig
 from traincraft.recipe._load import dump_recipe, load_recipe, recipe_from_dict, save_recipe
 from traincraft.recipe._render import render_recipe
 from traincraft.recipe._schema import (
@@ -21,6 +22,7 @@ __all__ = [
     "EarlyStoppingConfig",
     "EvaluateConfig",
     "ImageConfig",
+    "LoraConfig",
     "ModelConfig",
     "Recipe",
     "SplitConfig",

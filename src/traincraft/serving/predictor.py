@@ -15,9 +15,9 @@ import pandas as pd
 import torch
 
 from traincraft._util.suggest import did_you_mean
-from traincraft.errors import SchemaError
+from traincraft.errors import RecipeError, SchemaError
 from traincraft.features.labels import LabelCodec
-from traincraft.features.table import TableEncoder
+from traincraft.features.pretrained_text import encoder_from_json
 from traincraft.serving.bundle import BundleContents, read_bundle
 
 __all__ = ["Predictor", "load"]
@@ -28,7 +28,12 @@ PREDICT_BATCH = 4096  # rows per forward pass; large enough to amortise Python o
 
 
 class Predictor:
-    """Predicts with a bundle. ``predict(df)`` gives labels and class probabilities (or values)."""
+    """Predicts with a bundle. ``predict(df)`` gives labels and class probabilities (or values).
+
+    Safe to call from several threads at once: after ``__init__`` nothing here is mutated, the
+    encoders are pure functions of their fitted JSON, and the network runs in eval mode under
+    ``torch.inference_mode`` (no autograd state, no BatchNorm statistics updated).
+    """
 
     def __init__(self, contents: BundleContents) -> None:
         self.path = contents.path
@@ -36,7 +41,7 @@ class Predictor:
         self.model = contents.model
         self.task: str = self.meta["task"]
         self.label: str | None = self.meta.get("label")
-        self.encoder = TableEncoder.from_json(self.meta["encoder"])
+        self.encoder = encoder_from_json(self.meta["encoder"])  # a TableEncoder, or a pretrained tokenizer's
         self.codec = LabelCodec.from_json(self.meta["label_codec"])
         self.id_column: str | None = next(
             (c["name"] for c in self.meta["schema"]["columns"] if c["role"] == "id"), None
@@ -123,6 +128,19 @@ class Predictor:
             )
 
 
-def load(bundle: str | Path) -> Predictor:
-    """Load a bundle directory (or the run directory holding it) as a :class:`Predictor`."""
+RUNTIMES = ("torch", "onnx")
+
+
+def load(bundle: str | Path, *, runtime: str = "torch") -> Predictor:
+    """Load a bundle directory (or the run directory holding it) as a :class:`Predictor`.
+
+    ``runtime="onnx"`` runs the network in onnxruntime from the ``model.onnx`` that
+    ``traincraft export BUNDLE --format onnx`` wrote (the encoders are the same either way).
+    """
+    if runtime == "onnx":
+        from traincraft.serving.onnx_export import load_onnx
+
+        return load_onnx(bundle)
+    if runtime != "torch":
+        raise RecipeError(f"runtime must be one of {', '.join(RUNTIMES)}; got {runtime!r}.")
     return Predictor(read_bundle(bundle))

@@ -145,7 +145,7 @@ def find_lr(
             xb = {k: v[idx.to(v.device)].to(device, non_blocking=True) for k, v in items}
             yb = y[idx.to(y.device)].to(device, non_blocking=True)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             with autocast():
                 out = model(xb)
             loss = loss_fn(out.float(), yb)

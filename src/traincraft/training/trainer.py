@@ -11,6 +11,12 @@ step; every random generator is saved in the checkpoint; and an interruption is 
 step boundary (the first Ctrl-C sets a flag that the loop checks between steps; a second one
 stops at once and keeps the last consistent checkpoint).
 
+With ``train.grad_accum`` = k a step's batch runs as k micro-batches (contiguous slices of it)
+whose gradients add up before the one optimiser step, so the batches, steps and schedule do not
+depend on k. A parameter group's ``lr_scale`` (layer-wise decay, set by ``build_optimizer`` from a
+model's ``lr_scales()``) multiplies the scheduled rate; ``train.grad_checkpointing`` calls the
+model's ``set_grad_checkpointing(True)``.
+
 The hot loop does per step only what a bare PyTorch loop does, plus setting the rate: no
 ``.item()`` (the epoch's loss is summed on the device and read once per epoch; a callback that
 overrides ``on_batch_end`` or a progress bar reads it, the bar at most 10 times a second), no
@@ -181,6 +187,11 @@ class Trainer:
                 raise RecipeError("class_weights must be a 1-D tensor with one weight per class.")
             if not bool(torch.isfinite(class_weights).all()) or bool((class_weights < 0).any()):
                 raise RecipeError(f"class_weights must be finite and non-negative, got {class_weights.tolist()}.")
+        if config.grad_accum > config.batch_size:
+            raise RecipeError(
+                f"train.grad_accum ({config.grad_accum}) is larger than train.batch_size ({config.batch_size}): each of "
+                "a batch's micro-batches needs at least one row. Lower grad_accum or raise batch_size."
+            )
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise RecipeError(f"callbacks must be traincraft Callback instances, got {type(cb).__name__}.")
@@ -601,7 +612,9 @@ class Trainer:
         model = self.model
         optimizer = self.optimizer
         groups = optimizer.param_groups
+        scales = [float(g.get("lr_scale", 1.0)) for g in groups]
         params = [p for g in groups for p in g["params"]]
+        accum = self.config.grad_accum
         lr_at = self.schedule.lr_at
         loss_fn = self._loss
         autocast = self._autocast
@@ -629,13 +642,17 @@ class Trainer:
                     batch = {k: v.index_select(0, idx) for k, v in items}
                     target = y.index_select(0, idx)
                 lr = lr_at(step)
-                for group in groups:
-                    group["lr"] = lr
-                with autocast():
-                    out = model(batch)  # (B, out_dim)
-                    loss = loss_fn(out, target)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                for group, scale in zip(groups, scales):
+                    group["lr"] = lr * scale
+                if accum == 1:
+                    with autocast():
+                        out = model(batch)  # (B, out_dim)
+                        loss = loss_fn(out, target)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                else:
+                    optimizer.zero_grad(set_to_none=True)
+                    loss = self._accumulate(batch, target, accum)
                 if clip is not None:
                     clip_grad_norm(params, clip, foreach=True)
                 optimizer.step()
@@ -661,6 +678,28 @@ class Trainer:
             partial.samples += trained
             partial.samples_this_call += trained
             partial.seconds += time.perf_counter() - started
+
+    def _accumulate(self, batch: dict[str, torch.Tensor], target: torch.Tensor, accum: int) -> torch.Tensor:
+        """Forward and backward ``batch`` as ``accum`` contiguous micro-batches; return the batch's mean loss.
+
+        Each micro-batch's mean loss is weighted by its share of the rows, so the gradients add up
+        to those of the whole batch (exactly for an unweighted mean loss, up to float rounding).
+        """
+        assert self._loss is not None
+        n = int(target.shape[0])
+        parts = {k: v.tensor_split(accum) for k, v in batch.items()}
+        targets = target.tensor_split(accum)
+        total = torch.zeros((), device=target.device)
+        for j, part_target in enumerate(targets):
+            rows = int(part_target.shape[0])
+            if rows == 0:
+                continue
+            with self._autocast():
+                out = self.model({k: v[j] for k, v in parts.items()})  # (b, out_dim)
+                loss = self._loss(out, part_target) * (rows / n)
+            loss.backward()
+            total += loss.detach().float()
+        return total
 
     def _validate(self, x: list[tuple[str, torch.Tensor]], y: torch.Tensor) -> dict[str, float]:
         assert self._loss is not None
@@ -798,6 +837,15 @@ class Trainer:
         if ckpt is None:
             seed_everything(self.seed)
         self.model.to(self.device)
+        if self.config.grad_checkpointing:
+            enable = getattr(self.model, "set_grad_checkpointing", None)
+            if enable is None:
+                log.warning(
+                    "train.grad_checkpointing is ignored: %s has no set_grad_checkpointing (pretrained encoders have one).",
+                    type(self.model).__name__,
+                )
+            else:
+                enable(True)
         data = self._place(train_items, y_train)
         out_dim = self._probe_outputs(data)
         self._check_outputs(out_dim, y_train)

@@ -21,6 +21,7 @@ from traincraft.data.audit._constants import TOKEN_HASH_MAX_BYTES
 __all__ = ["normalise", "normalise_one", "to_arrow_text", "Words", "word_hashes", "mix64"]
 
 _ASCII_SPACE = "[\t-\r\x1c-\x1f ]+"  # what Python's str.split() splits ASCII text on
+_NEEDS_COLLAPSE = "[\t-\r\x1c-\x1f]|  |^ | $"  # rows whose whitespace is not already single spaces
 
 
 def normalise_one(text: str) -> str:
@@ -50,16 +51,25 @@ def normalise(values: pd.Series) -> pa.LargeStringArray:
     if len(arr) == 0:
         return arr
     ascii_rows = pc.fill_null(pc.string_is_ascii(arr), True)
-    fast = pc.utf8_trim(pc.replace_substring_regex(pc.utf8_lower(arr), _ASCII_SPACE, " "), " ")
+    fast = pc.utf8_lower(arr)
+    # collapsing whitespace is a regex pass (3 s per million texts); run it only where needed
+    messy = pc.fill_null(pc.match_substring_regex(fast, _NEEDS_COLLAPSE), False)
+    messy_idx = np.flatnonzero(messy.to_numpy(zero_copy_only=False))
+    if len(messy_idx):
+        fixed = pc.utf8_trim(pc.replace_substring_regex(fast.take(pa.array(messy_idx)), _ASCII_SPACE, " "), " ")
+        fast = _splice(fast, messy_idx, fixed)
     if pc.all(ascii_rows).as_py():
         return fast
     slow_idx = np.flatnonzero(~ascii_rows.to_numpy(zero_copy_only=False))
     slow_vals = pa.array([normalise_one(v) for v in arr.take(pa.array(slow_idx)).to_pylist()], type=pa.large_string())
-    # splice: row i comes from the fast array unless it is one of slow_idx
-    positions = np.arange(len(arr))
-    combined = pa.concat_arrays([fast, slow_vals])
-    positions[slow_idx] = len(arr) + np.arange(len(slow_idx))
-    return combined.take(pa.array(positions))
+    return _splice(fast, slow_idx, slow_vals)
+
+
+def _splice(base: pa.Array, idx: np.ndarray, values: pa.Array) -> pa.Array:
+    """``base`` with rows ``idx`` replaced by ``values`` (in order)."""
+    positions = np.arange(len(base))
+    positions[idx] = len(base) + np.arange(len(idx))
+    return pa.concat_arrays([base, values.cast(base.type)]).take(pa.array(positions))
 
 
 @dataclass
@@ -93,15 +103,10 @@ def mix64(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def _word_byte_mask(data: np.ndarray) -> np.ndarray:
-    # letters, digits, '_' and every byte of a multi-byte UTF-8 character belong to words
-    return (
-        ((data >= 48) & (data <= 57))
-        | ((data >= 97) & (data <= 122))
-        | ((data >= 65) & (data <= 90))
-        | (data == 95)
-        | (data >= 128)
-    )
+# letters, digits, '_' and every byte of a multi-byte UTF-8 character belong to words
+_WORD_BYTE = np.zeros(256, dtype=bool)
+_WORD_BYTE[[ord(c) for c in "0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"]] = True
+_WORD_BYTE[128:] = True
 
 
 _CHUNK_BYTES = 1 << 24  # 16 MiB of text at a time keeps the prefix-sum arrays at ~400 MB
@@ -141,7 +146,8 @@ def _range_hashes(data: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.nd
 def word_hashes(normalised: pa.LargeStringArray) -> Words:
     """Split normalised texts into words and hash each word (a polynomial hash of its bytes, mixed)."""
     n = len(normalised)
-    arr = pc.fill_null(normalised, "")
+    # a space after every text: no word runs from one text into the next
+    arr = pc.binary_join_element_wise(pc.fill_null(normalised, ""), pa.scalar("", pa.large_string()), pa.scalar(" ", pa.large_string()))
     if not pa.types.is_large_string(arr.type):
         arr = arr.cast(pa.large_string())
     bufs = arr.buffers()
@@ -149,27 +155,16 @@ def word_hashes(normalised: pa.LargeStringArray) -> Words:
     lo, hi = int(offsets[0]), int(offsets[-1])
     data = np.frombuffer(bufs[2], dtype=np.uint8)[lo:hi] if bufs[2] is not None and hi > lo else np.empty(0, np.uint8)
     offsets = offsets - lo
-    is_word = _word_byte_mask(data)
+    is_word = _WORD_BYTE[data]
     if not is_word.any():
         return Words(np.empty(0, np.int64), np.empty(0, np.uint64), n)
-    prev = np.empty_like(is_word)
-    prev[0] = False
-    prev[1:] = is_word[:-1]
-    text_start = np.zeros(len(data), dtype=bool)
-    starts_in = offsets[:-1][(offsets[:-1] < len(data)) & (np.diff(offsets) > 0)]
-    text_start[starts_in] = True
-    prev &= ~text_start
-    begin = np.flatnonzero(is_word & ~prev)
-    nxt = np.empty_like(is_word)
-    nxt[-1] = False
-    nxt[:-1] = is_word[1:]
-    text_end = np.zeros(len(data), dtype=bool)
-    ends_in = offsets[1:][(offsets[1:] > 0) & (np.diff(offsets) > 0)] - 1
-    text_end[ends_in] = True
-    nxt &= ~text_end
-    end = np.flatnonzero(is_word & ~nxt) + 1  # exclusive
+    step = is_word[1:].view(np.int8) - is_word[:-1].view(np.int8)  # +1 where a word starts, -1 after it ends
+    begin = np.flatnonzero(step == 1) + 1
+    if is_word[0]:
+        begin = np.concatenate([[0], begin])
+    end = np.flatnonzero(step == -1) + 1  # exclusive; every text ends with a space, so every word ends
     end = np.minimum(end, begin + TOKEN_HASH_MAX_BYTES)
-    h = _range_hashes(data, begin, end)
-    h = mix64(h ^ (end - begin).astype(np.uint64))
-    row = np.searchsorted(offsets, begin, side="right") - 1
-    return Words(row.astype(np.int64), h, n)
+    h = mix64(_range_hashes(data, begin, end) ^ (end - begin).astype(np.uint64))
+    counts = np.diff(np.searchsorted(begin, offsets))
+    row = np.repeat(np.arange(n, dtype=np.int64), counts)
+    return Words(row, h, n)

@@ -1,0 +1,243 @@
+"""``finetune``: continue training a bundle's model on new data; ``merge``: fold LoRA adapters into full weights.
+
+Continued training keeps everything the bundle learned about its inputs: the fitted encoders
+(vocabularies, scaling, image normalisation, the pretrained tokenizer) are read from the bundle,
+never refitted on the new data, and the network starts from the bundle's weights. The new data
+must have the bundle's feature columns; it is split by the recipe's ``split`` (the test split is
+read once, at the end) and the run directory looks like any other. Label values the bundle never
+saw are refused or added to the head as new classes (``train.new_labels``).
+
+Fine-tuning a *pretrained* encoder (``model.pretrained``) is ordinary training: ``traincraft train``
+with a recipe that sets it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import pandas as pd
+
+from traincraft._util.atomic import atomic_write_json
+from traincraft._util.fingerprint import frame_fingerprint
+from traincraft._util.seed import seed_everything
+from traincraft.api._inputs import _deep_merge, _recipe_arg, read_source, source_name
+from traincraft.api.run_dir import existing_run_dir, new_run_dir
+from traincraft.api.train import (
+    Run,
+    _check_resumable,
+    _class_weights,
+    _jsonable,
+    _metrics_fn,
+    _positive_index,
+    _score,
+    _splits,
+    _write_manifest,
+)
+from traincraft.data import Schema, labelled_rows
+from traincraft.errors import DataError, RecipeError
+from traincraft.evaluation import evaluate_run
+from traincraft.features.labels import LabelCodec
+from traincraft.features.pretrained_text import encoder_from_json
+from traincraft.finetune import extend_labels, grow_head, head_inputs, merge_bundle
+from traincraft.models.pretrained import PretrainedTextNet
+from traincraft.recipe import Recipe, load_recipe, recipe_from_dict, save_recipe
+from traincraft.report import build_report
+from traincraft.serving.bundle import BUNDLE_JSON, WEIGHTS_FILE, read_bundle, save_bundle
+from traincraft.training import Callback, Trainer
+
+__all__ = ["finetune", "merge"]
+
+log = logging.getLogger(__name__)
+
+
+def finetune(
+    bundle: str | Path,
+    data: str | Path | pd.DataFrame,
+    *,
+    label: str | None = None,
+    recipe: Recipe | dict | str | Path | None = None,
+    name: str | None = None,
+    runs_dir: str | Path = "runs",
+    resume: str | Path | None = None,
+    progress: bool | str = False,
+    callbacks: Sequence[Callback] = (),
+) -> Run:
+    """Continue training ``bundle``'s model on ``data`` (a file or a DataFrame) and write a new run with a bundle.
+
+    The recipe is the bundle's own, with ``data.source`` set to ``data``; ``recipe`` (a dict, file
+    or Recipe) overrides parts of it, e.g. ``{"train": {"epochs": 5, "lr": 1e-4, "new_labels": "add"}}``.
+    ``resume`` continues an interrupted fine-tuning run in that directory.
+    """
+    started = time.perf_counter()
+    contents = read_bundle(bundle)
+    meta = contents.meta
+    cfg, frame = _recipe(meta, data, label=label, recipe=recipe)
+    cfg.name = name or cfg.name
+    saved = None
+    if resume is not None:
+        paths = existing_run_dir(resume)
+        saved = load_recipe(paths.recipe)
+        _check_resumable(cfg, saved, paths)
+
+    frame = read_source(cfg) if frame is None else frame.reset_index(drop=True)
+    src = source_name(cfg)
+    schema = Schema.from_json(meta["schema"])
+    if schema.label is None or schema.label not in frame.columns:
+        raise DataError(
+            f"{src} has no label column '{schema.label}', the one the bundle {contents.path} predicts. "
+            f"Columns: {', '.join(map(str, frame.columns[:20]))}."
+        )
+    encoder = encoder_from_json(meta["encoder"])  # kept: fitted on the bundle's training data, never refitted
+    encoder.transform(frame.head(2), strict=False)  # the feature columns are there (a clear error if not)
+    table, unlabelled = labelled_rows(frame, schema)
+    codec, added = extend_labels(LabelCodec.from_json(meta["label_codec"]), table[schema.label], cfg.train.new_labels, where=src)
+    if added and schema.task == "binary":
+        schema = Schema(schema.columns, schema.label, "multiclass")
+    fingerprint = frame_fingerprint(frame)
+
+    if resume is None:
+        stem = Path(str(cfg.data.source).rpartition(":")[2]).stem if cfg.data.source else "frame"
+        paths = new_run_dir(runs_dir, cfg.name, stem=f"{stem}-finetune")
+    if cfg.name is None:
+        cfg.name = paths.root.name
+    if resume is None or cfg.train.epochs != saved.train.epochs:
+        save_recipe(cfg, paths.recipe)
+    log.info("run directory: %s (continuing %s)", paths.root, contents.path)
+    _write_manifest(paths, frame, unlabelled, fingerprint, src)
+    splits = _splits(paths, table, schema, cfg, resume is not None)
+    train_df, val_df = table.loc[splits.train], table.loc[splits.validation]
+
+    seed_everything(cfg.seed)
+    x_train, y_train = encoder.transform(train_df), codec.encode(train_df[schema.label])
+    x_val = encoder.transform(val_df) if len(val_df) else None
+    y_val = codec.encode(val_df[schema.label]) if len(val_df) else None
+    model = grow_head(contents.model, len(added))
+    out_dim = codec.out_dim
+    if isinstance(model, PretrainedTextNet) and model.tune == "head":
+        x_train, x_val = head_inputs(model, cfg, paths.root.parent, x_train, x_val)
+    positive = _positive_index(cfg, codec, y_train) if schema.task == "binary" else None
+    trainer = Trainer(
+        model,
+        cfg.train,
+        task=schema.task,
+        seed=cfg.seed,
+        class_weights=_class_weights(cfg, codec, y_train),
+        metrics_fn=_metrics_fn(schema.task, codec, positive),
+        run_dir=paths.root,
+        callbacks=callbacks,
+        progress=progress,
+    )
+    fit = trainer.fit(x_train, y_train, x_val, y_val, resume=resume is not None)
+
+    metrics: dict[str, dict[str, float]] = {
+        "validation": _score(trainer, x_val, y_val, schema.task, codec, positive) if x_val is not None else {}
+    }
+    test_df = table.loc[splits.test]
+    if len(test_df):  # the one and only read of the new data's test split
+        x_test = encoder.transform(test_df)
+        metrics["test"] = _score(trainer, x_test, codec.encode(test_df[schema.label]), schema.task, codec, positive)
+        evaluate_run(
+            task=schema.task,
+            label=schema.label,
+            test=(test_df, trainer.predict(x_test)),
+            validation=(val_df, trainer.predict(x_val)) if x_val is not None else None,
+            codec=codec,
+            positive=positive,
+            recipe=cfg,
+            schema=schema,
+        ).write(paths.root)
+    else:
+        log.warning("split.test is 0: there are no test metrics; the validation metrics were used for early stopping and are optimistic.")
+        metrics["test"] = {}
+
+    spec = dict(meta["model"]["spec"])
+    bundle_dir = save_bundle(
+        paths.bundle,
+        model=trainer.model,
+        task=schema.task,
+        label=schema.label,
+        schema=schema.to_json(),
+        encoder=meta["encoder"],
+        label_codec=codec.to_json(),
+        model_spec=spec,
+        model_config=meta["model"]["config"],
+        out_dim=out_dim,
+        metrics=metrics,
+        recipe=cfg.model_dump(mode="json"),
+        data={"source": cfg.data.source, "fingerprint": fingerprint, "rows": len(frame), "splits": splits.sizes},
+        extra={
+            "positive_label": None if positive is None else _jsonable(codec.classes[positive]),
+            "finetuned_from": {
+                "bundle": str(contents.path),
+                "weights_sha256": meta.get("weights_sha256"),
+                "data": meta.get("data", {}).get("fingerprint"),
+                "added_labels": [_jsonable(v) for v in added],
+            },
+        },
+    )
+    run = Run(
+        run_dir=paths.root,
+        bundle_dir=bundle_dir,
+        task=schema.task,
+        metrics=metrics,
+        fit=fit,
+        schema=schema,
+        recipe=cfg,
+        split_sizes=splits.sizes,
+        seconds=time.perf_counter() - started,
+    )
+    atomic_write_json(paths.summary, {"name": cfg.name, "status": "finished", "finetuned_from": str(contents.path), **run.summary()})
+    build_report(paths.root)
+    log.info("test metrics: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics["test"].items()))
+    return run
+
+
+def _recipe(
+    meta: dict[str, Any], data: Any, *, label: str | None, recipe: Recipe | dict | str | Path | None
+) -> tuple[Recipe, pd.DataFrame | None]:
+    """The bundle's recipe pointed at ``data``, with ``recipe``'s settings on top."""
+    base = meta.get("recipe") or {}
+    d = dict(base)
+    d["data"] = dict(base.get("data") or {})
+    frame = None
+    if isinstance(data, pd.DataFrame):
+        frame, d["data"]["source"] = data, None
+    elif isinstance(data, (str, Path)):
+        path = str(data)
+        d["data"]["source"] = path if ":" in path and not Path(path).exists() else str(Path(path).resolve())
+    else:
+        raise RecipeError(f"finetune takes new data as a file path or a pandas DataFrame, got {type(data).__name__}.")
+    d["name"] = f"{base['name']}-finetune" if base.get("name") else None
+    cfg = recipe_from_dict(d)
+    if recipe is not None:
+        cfg = recipe_from_dict(_deep_merge(cfg.model_dump(exclude_unset=True), _recipe_arg(recipe).model_dump(exclude_unset=True)))
+    if label is not None and label != meta.get("label"):
+        raise RecipeError(
+            f"The bundle predicts '{meta.get('label')}'; continued training keeps its label. Rename the column "
+            f"'{label}' of the new data to '{meta.get('label')}'."
+        )
+    if frame is None and not cfg.data.source:
+        raise RecipeError("No new data given: pass a data file or a DataFrame.")
+    if cfg.evaluate.positive_label is None and meta.get("positive_label") is not None:
+        cfg.evaluate.positive_label = str(meta["positive_label"])  # the class the bundle reported F1 for
+    return cfg, frame
+
+
+def merge(bundle: str | Path, output: str | Path, *, overwrite: bool = False) -> dict[str, Any]:
+    """Write ``bundle`` (LoRA or head-only) with full weights to ``output`` and describe both."""
+    out = merge_bundle(bundle, output, overwrite=overwrite)
+    source = json.loads((out / BUNDLE_JSON).read_text(encoding="utf-8"))["merged_from"]
+    src_size = (Path(source["bundle"]) / WEIGHTS_FILE).stat().st_size
+    out_size = (out / WEIGHTS_FILE).stat().st_size
+    return {
+        "bundle": source["bundle"],
+        "output": str(out),
+        "tune": source["tune"],
+        "bundle_bytes": src_size,
+        "merged_bytes": out_size,
+        "ratio": src_size / out_size if out_size else None,
+    }

@@ -1,0 +1,56 @@
+"""The reinforcement-learning command: ``play``.
+
+``register(app)`` adds it to the main typer app. Like every command it takes ``--json`` and then
+prints exactly one JSON object on stdout; errors are TraincraftError subclasses, which
+``traincraft.cli.main`` turns into a message and exit code 2. Training an RL policy is
+``traincraft train recipe.yaml`` with ``task: rl`` in the recipe.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+__all__ = ["register"]
+
+out = Console()
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object with the result on stdout.")]
+
+
+def _emit(result: dict[str, Any], as_json: bool, render) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result, default=str) + "\n")
+        sys.stdout.flush()
+    else:
+        render(result)
+
+
+def play(
+    bundle: Annotated[Path, typer.Argument(help="Policy bundle (runs/<name>/bundle of a task: rl run).")],
+    episodes: Annotated[int, typer.Option(min=1, help="Episodes to play.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of the episodes (apart from the training episodes').")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a trained policy for EPISODES episodes (deterministic actions) and report the returns."""
+    from traincraft.api.rl import play as run_play
+
+    result = run_play(bundle, episodes=episodes, seed=seed)
+
+    def render(r: dict) -> None:
+        out.print(f"[bold]{r['algorithm'].upper()}[/] policy on {r['env']}: {r['episodes']} episodes (seed {r['seed']})")
+        out.print(f"  return {r['mean']:.2f} ± {r['std']:.2f}  (min {r['min']:.2f}, max {r['max']:.2f})")
+        shown = ", ".join(f"{v:g}" for v in r["returns"][:20])
+        out.print(f"  returns: {shown}{' ...' if len(r['returns']) > 20 else ''}")
+
+    _emit(result, as_json, render)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``play`` to ``app``."""
+    app.command("play")(play)

