@@ -363,10 +363,22 @@ class PretrainedTextNet(nn.Module):
             return
         if self.tune == "head":
             log.info("train.grad_checkpointing does nothing with tune: head (the frozen encoder runs without gradients).")
-        if enabled:
+        model.config.use_cache = False  # an encoder keeps no cache; checkpointing would warn about it
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5 names it so
+            if enabled:
+                model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+            else:
+                model.activation_checkpointing_disable()
+        elif enabled:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         else:
             model.gradient_checkpointing_disable()
+
+    @property
+    def grad_checkpointing(self) -> bool:
+        """Whether the encoder recomputes its activations in the backward pass."""
+        model = self.hf_model
+        return bool(getattr(model, "is_activation_checkpointing", None) or getattr(model, "is_gradient_checkpointing", False))
 
     def lr_scales(self) -> dict[str, float]:
         """Layer-wise learning-rate factors ``layer_decay ** (L + 1 - k)`` for the trainable encoder parameters.
