@@ -38,6 +38,7 @@ import pandas as pd
 import torch
 from sklearn.model_selection import train_test_split
 
+from traincraft._util.seed import seed_everything
 from traincraft.api._inputs import resolve_package_path
 from traincraft.data import infer_schema, read_table
 from traincraft.evaluation import classification_metrics
@@ -87,6 +88,7 @@ def fit_and_score(name: str, train: pd.DataFrame, val: pd.DataFrame, test: pd.Da
         settings["model"] = {**settings["model"], "head_cache": str(cache)}
     cfg = recipe_from_dict(settings)
     started = time.perf_counter()
+    seed_everything(seed)  # as traincraft train does before fitting encoders and building the network
     schema = infer_schema(train, label="label", task="binary", data=cfg.data, source_name="spam")
     encoder = fit_encoder(train, schema, cfg.model)
     codec = LabelCodec.fit(train["label"], "binary")

@@ -7,8 +7,8 @@ def test_all_is_pinned() -> None:
     assert sorted(traincraft.__all__) == sorted([
         "BundleError", "Callback", "CheckpointError", "DataError", "MissingDependencyError", "Predictor",
         "Recipe", "RecipeError", "Run", "SchemaError", "TraincraftError", "TrainingInterrupted",
-        "__version__", "bundle_info", "evaluate", "init_recipe", "load", "load_recipe", "predict_file",
-        "quickstart", "train",
+        "__version__", "audit", "bundle_info", "evaluate", "init_recipe", "load", "load_recipe", "predict_file",
+        "prepare", "quickstart", "train",
     ])
 
 

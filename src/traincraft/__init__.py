@@ -18,6 +18,8 @@ from traincraft._version import __version__
 
 _EXPORTS = {
     "Run": "traincraft.api",
+    "audit": "traincraft.api",
+    "prepare": "traincraft.api",
     "bundle_info": "traincraft.api",
     "evaluate": "traincraft.api",
     "init_recipe": "traincraft.api",
@@ -56,7 +58,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs
-    from traincraft.api import Run, bundle_info, evaluate, init_recipe, predict_file, quickstart, train
+    from traincraft.api import Run, audit, bundle_info, evaluate, init_recipe, predict_file, prepare, quickstart, train
     from traincraft.errors import (
         BundleError,
         CheckpointError,

@@ -79,6 +79,7 @@ def test_errors_are_traincraft_errors(app, data, tmp_path) -> None:
     assert isinstance(r.exception, RecipeError) and "no relabel step" in str(r.exception)
 
 
+@pytest.mark.slow
 def test_audit_as_a_real_subprocess(data) -> None:
     code = (
         "import typer\nfrom traincraft.cli._data_commands import register\n"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from finetune_helpers import write_tiny_bert
+from finetune_helpers import small_spam, write_tiny_bert
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a hub; the code passes local_files_only too
 
@@ -44,9 +44,4 @@ def minilm_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def spam_frame(spam_file) -> pd.DataFrame:
-    """160 SMS messages (a third spam), fixed: enough for a few steps of every tuning mode."""
-    frame = pd.read_csv(spam_file, sep="\t", header=None, names=["label", "text"], dtype=str, keep_default_na=False)
-    frame = frame.drop_duplicates(subset="text")
-    spam = frame[frame["label"] == "spam"].sample(55, random_state=0)
-    ham = frame[frame["label"] == "ham"].sample(105, random_state=0)
-    return pd.concat([spam, ham]).sample(frac=1.0, random_state=1).reset_index(drop=True)
+    return small_spam(spam_file)

@@ -46,3 +46,26 @@ def tiny_recipe(model_dir: Path, tune: str, **train) -> dict:
         "train": {"epochs": 2, "batch_size": 16, "lr": 1e-3, "threads": 1, **train},
         "evaluate": {"bootstrap": 0},
     }
+
+
+def small_spam(spam_file: Path):
+    """160 SMS messages (a third spam), fixed: enough for a few steps of every tuning mode."""
+    import pandas as pd
+
+    frame = pd.read_csv(spam_file, sep="\t", header=None, names=["label", "text"], dtype=str, keep_default_na=False)
+    frame = frame.drop_duplicates(subset="text")
+    spam = frame[frame["label"] == "spam"].sample(55, random_state=0)
+    ham = frame[frame["label"] == "ham"].sample(105, random_state=0)
+    return pd.concat([spam, ham]).sample(frac=1.0, random_state=1).reset_index(drop=True)
+
+
+RESUME_EPOCHS = 3
+
+
+def lora_resume_recipe(model_dir: Path) -> dict:
+    """LoRA on the tiny BERT with every source of randomness in play: dropout in the encoder and the adapters."""
+    recipe = tiny_recipe(model_dir, "lora", epochs=RESUME_EPOCHS, batch_size=16)
+    recipe["model"]["lora"] = {"rank": 4, "alpha": 8, "dropout": 0.2}
+    recipe["model"]["dropout"] = 0.2
+    recipe["train"]["early_stopping"] = {"enabled": True, "monitor": "val/loss", "patience": 50}
+    return recipe

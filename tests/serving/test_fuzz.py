@@ -239,3 +239,34 @@ def test_a_fast_path_that_disagrees_falls_back_to_the_encoder(model, mixed_data,
     record = json.loads(mixed_data.drop(columns=["label"]).head(1).to_json(orient="records"))[0]
     rows, _, _ = codec.parse(record, max_records=1)
     assert np.allclose(codec.encode(rows)["dense"].numpy(), model.encoder.transform(pd.DataFrame([record]))["dense"].numpy(), atol=1e-6)
+
+
+def test_columns_without_a_fast_path_are_encoded_by_the_table_encoder(model, mixed_data) -> None:
+    class Mystery:
+        """An encoder kind the server does not know (as a future one would be)."""
+
+        kind = "mystery"
+        name = "x"
+
+    class Table:
+        encoders = [Mystery()]
+        columns = ["x"]
+        dense_names = ["x"]
+        calls: list[pd.DataFrame] = []
+
+        def transform(self, df: pd.DataFrame, *, strict: bool = True) -> dict:
+            self.calls.append(df)
+            return {"dense": torch.tensor(df[["x"]].to_numpy(dtype="float32"))}
+
+    class Fake:
+        encoder = Table()
+        id_column = None
+        meta = {"schema": {"columns": [{"name": "x", "role": "feature"}]}}
+
+    codec = RecordCodec(Fake())
+    assert codec.whole_table and codec.columns[0].kind == "mystery"
+    rows, _, _ = codec.parse([{"x": 1.5}, {"x": None}], max_records=2)
+    encoded = codec.encode(rows)
+    assert list(Table.calls[-1]["x"].isna()) == [False, True] and encoded["dense"].shape == (2, 1)
+    with pytest.raises(tc.SchemaError, match=r"body.0.x: expected a string, number, boolean or null, got array"):
+        codec.parse([{"x": [1]}], max_records=1)

@@ -102,6 +102,22 @@ def test_missing_or_stale_onnx_is_refused(digits_run, tmp_path) -> None:
         export_onnx(digits_run.bundle_dir, onnx_file)
 
 
+def test_other_bundles_are_not_overwritten_and_other_networks_refused(digits_run, mixed_run, tmp_path) -> None:
+    from traincraft.serving.bundle import read_bundle
+
+    target = tmp_path / "onnx"
+    export_onnx(digits_run.bundle_dir, target)
+    export_onnx(digits_run.bundle_dir, target)  # the same bundle again: replaced
+    with pytest.raises(BundleError, match="already holds another bundle's bundle.json; choose another folder or pass --overwrite"):
+        export_onnx(mixed_run.bundle_dir, target)
+    export_onnx(mixed_run.bundle_dir, target, overwrite=True)
+    assert tc.load(target, runtime="onnx").label == "label"
+    contents = read_bundle(digits_run.bundle_dir)
+    contents.meta = {**contents.meta, "model": {**contents.meta["model"], "spec": {**contents.meta["model"]["spec"], "kind": "pretrained"}}}
+    with pytest.raises(BundleError, match="ONNX export covers traincraft's tabular network.*is a 'pretrained' network"):
+        export_onnx(contents, tmp_path / "other")
+
+
 def test_missing_onnxruntime_names_the_extra(digits_run, tmp_path, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime now raises ImportError
     with pytest.raises(MissingDependencyError, match=r"needs the package 'onnxruntime'.*pip install 'traincraft\[onnx\]'"):

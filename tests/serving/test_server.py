@@ -416,6 +416,17 @@ def test_export_command_prints_one_json_object(mixed_run, tmp_path, capsys) -> N
     assert "Unknown export format 'tflite'; traincraft exports: onnx." in err and "Traceback" not in err
 
 
+def test_export_merge_hands_over_to_the_finetune_command(mixed_run, tmp_path, capsys, monkeypatch) -> None:
+    from traincraft.cli import _finetune_commands
+
+    calls = []
+    monkeypatch.setattr(_finetune_commands, "export_merged", lambda *a, **k: calls.append((a, k)))
+    code, _, _ = _run(["export", mixed_run.bundle_dir, "--merge", "-o", tmp_path / "merged", "--overwrite"], capsys)
+    assert code == 0 and calls == [((mixed_run.bundle_dir, tmp_path / "merged"), {"overwrite": True, "as_json": False})]
+    code, _, err = _run(["export", mixed_run.bundle_dir, "--merge", "--format", "onnx"], capsys)
+    assert code == 2 and "--merge writes a traincraft bundle, not a --format" in err
+
+
 def test_serve_command_refuses_a_missing_bundle(tmp_path, capsys) -> None:
     code, out, err = _run(["serve", tmp_path / "nothing", "--json"], capsys)
     assert code == 2 and out == ""

@@ -14,18 +14,19 @@ __all__ = ["export", "EXPORT_FORMATS"]
 EXPORT_FORMATS = ("onnx",)
 
 
-def export(bundle: str | Path, *, format: str = "onnx", output: str | Path | None = None) -> dict[str, Any]:
+def export(bundle: str | Path, *, format: str = "onnx", output: str | Path | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Export ``bundle`` to ``format`` into ``output`` (default: the bundle directory) and describe the result.
 
     ``tc.load(output, runtime="onnx")`` then predicts with onnxruntime; the encoders come from
-    the ``bundle.json`` beside ``model.onnx``.
+    the ``bundle.json`` beside ``model.onnx``. An ``output`` folder holding another bundle's files
+    is refused unless ``overwrite``.
     """
     if format not in EXPORT_FORMATS:
         raise RecipeError(f"Unknown export format {format!r}; traincraft exports: {', '.join(EXPORT_FORMATS)}.")
     from traincraft.serving.onnx_export import ONNX_FILE, ONNX_JSON, export_onnx
 
     contents = read_bundle(bundle)
-    target = export_onnx(contents, output)
+    target = export_onnx(contents, output, overwrite=overwrite)
     description = json.loads((target / ONNX_JSON).read_text(encoding="utf-8"))
     return {
         "bundle": str(contents.path),

@@ -35,7 +35,7 @@ def prepare_frame(cfg: Recipe, frame: pd.DataFrame, *, base_dir: str | Path | No
     return result
 
 
-def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
+def parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
     """Object columns that mix types (a number where text was redacted...) stored as text."""
     out = df.copy()
     for col in out.columns:
@@ -50,8 +50,8 @@ def write_prepared(result: PrepareResult, data_dir: str | Path) -> dict[str, str
     data_dir.mkdir(parents=True, exist_ok=True)
     prepared = result.prepared.copy()
     prepared.insert(0, "_row_id", prepared.index.to_numpy())
-    write_table(_parquet_safe(prepared.reset_index(drop=True)), data_dir / PREPARED)
-    write_table(_parquet_safe(result.quarantine.reset_index(drop=True)), data_dir / QUARANTINE)
+    write_table(parquet_safe(prepared.reset_index(drop=True)), data_dir / PREPARED)
+    write_table(parquet_safe(result.quarantine.reset_index(drop=True)), data_dir / QUARANTINE)
     atomic_write_json(data_dir / MANIFEST, result.manifest)
     return {"prepared": str(data_dir / PREPARED), "quarantine": str(data_dir / QUARANTINE), "manifest": str(data_dir / MANIFEST)}
 

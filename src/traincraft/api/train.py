@@ -20,7 +20,12 @@ from traincraft._util.atomic import atomic_write_json
 from traincraft._util.fingerprint import frame_fingerprint
 from traincraft._util.seed import seed_everything
 from traincraft.api._inputs import read_source, resolve_recipe, source_name
+from traincraft.api.audit import check_split_leakage
+from traincraft.api.prepare import parquet_safe, prepare_frame, write_prepared
 from traincraft.api.run_dir import RunPaths, existing_run_dir, new_run_dir
+from traincraft.data import write_table
+from traincraft.data.audit import CHECKS as AUDIT_CHECKS
+from traincraft.data.audit import audit as run_audit
 from traincraft.data import Schema, Splits, infer_schema, labelled_rows, make_splits
 from traincraft.errors import DataError, RecipeError
 from traincraft.evaluation import classification_metrics, evaluate_run, regression_metrics, subsample_train
@@ -107,9 +112,15 @@ def train(
     src = source_name(cfg)
     if not cfg.data.label:
         raise RecipeError(f"No label column given for {src}: set data.label in the recipe, or pass --label COLUMN.")
-    schema = infer_schema(frame, label=cfg.data.label, task=cfg.task, data=cfg.data, source_name=src)
-    table, unlabelled = labelled_rows(frame, schema)
+    raw_schema = infer_schema(frame, label=cfg.data.label, task=cfg.task, data=cfg.data, source_name=src)
     fingerprint = frame_fingerprint(frame)
+    prepared = None
+    if cfg.prepare:  # every dropped or changed row goes to the quarantine, with the step and the reason
+        prepared = prepare_frame(cfg, frame, base_dir=_recipe_dir(data), schema=raw_schema)
+    source_frame = frame
+    frame = prepared.prepared if prepared is not None else frame
+    schema = infer_schema(frame, label=cfg.data.label, task=cfg.task, data=cfg.data, source_name=src) if prepared is not None else raw_schema
+    table, unlabelled = labelled_rows(frame, schema)
 
     if resume is None:
         stem = Path(cfg.data.source.rpartition(":")[2]).stem if cfg.data.source else "frame"
@@ -119,13 +130,15 @@ def train(
     if resume is None or cfg.train.epochs != saved.train.epochs:
         save_recipe(cfg, paths.recipe)
     log.info("run directory: %s", paths.root)
-    _write_manifest(paths, frame, unlabelled, fingerprint, src)
+    _audit(paths, source_frame, raw_schema, cfg)
+    _record_data(paths, source_frame, prepared, unlabelled, fingerprint, src)
 
     splits = _splits(paths, table, schema, cfg, resume is not None)
     if train_fraction < 1.0 and resume is None:  # traincraft curve: a nested, stratified share of the training split
         labels = table[schema.label] if schema.task != "regression" else None
         splits = subsample_train(splits, labels, train_fraction, seed=cfg.seed)
         splits.save(paths.splits)
+    check_split_leakage(table, splits, cfg, schema=schema)
     train_df, val_df = table.loc[splits.train], table.loc[splits.validation]
     log.info("split: train %d, validation %d, test %d rows (%s)", len(splits.train), len(splits.validation), len(splits.test), splits.method)
 
@@ -235,38 +248,58 @@ def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
     return [] if a == b else [prefix.rstrip(".")]
 
 
-def _write_manifest(paths: RunPaths, frame: pd.DataFrame, unlabelled: list[int], fingerprint: str, src: str) -> None:
+def _record_data(paths: RunPaths, frame: pd.DataFrame, prepared: Any, unlabelled: list[int], fingerprint: str, src: str) -> None:
+    """data/: prepared.parquet (when the recipe prepares), quarantine.parquet (every row left out or
+    changed, with its original values, step and reason) and manifest.json (rows in / out per step)."""
     paths.data.mkdir(parents=True, exist_ok=True)
+    parts = []
+    if prepared is not None:
+        write_prepared(prepared, paths.data)
+        manifest = dict(prepared.manifest)
+        if len(prepared.quarantine):
+            parts.append(prepared.quarantine)
+        rows = len(prepared.prepared)
+    else:
+        manifest = {"source": src, "input_fingerprint": fingerprint, "rows_in": len(frame), "steps": []}
+        rows = len(frame)
     if unlabelled:
         log.warning(
             "%d row(s) of %s have no label and are left out of training; they are kept in %s.",
             len(unlabelled), src, paths.quarantine,
         )
-        _write_quarantine(frame.loc[unlabelled], paths.quarantine, step="labelled_rows", reason="no label")
-    atomic_write_json(
-        paths.manifest,
-        {
-            "source": src,
-            "fingerprint": fingerprint,
-            "rows_in": len(frame),
-            "steps": [
-                {"step": "labelled_rows", "rows_in": len(frame), "rows_out": len(frame) - len(unlabelled), "rows_quarantined": len(unlabelled)}
-            ],
-            "rows_out": len(frame) - len(unlabelled),
-        },
-    )
+        rows_out = frame.loc[unlabelled].copy()
+        rows_out.insert(0, "_reason", "no label")
+        rows_out.insert(0, "_action", "dropped")
+        rows_out.insert(0, "_step", "labelled_rows")
+        rows_out.insert(0, "_row_id", rows_out.index.to_numpy())
+        parts.append(rows_out.reset_index(drop=True))
+    manifest["steps"] = [
+        *manifest.get("steps", []),
+        {"step": "labelled_rows", "rows_in": rows, "rows_out": rows - len(unlabelled), "rows_quarantined": len(unlabelled)},
+    ]
+    manifest["rows_out"] = rows - len(unlabelled)
+    manifest["fingerprint"] = fingerprint
+    if parts:
+        quarantine = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+        write_table(parquet_safe(quarantine.reset_index(drop=True)), paths.quarantine)
+    atomic_write_json(paths.manifest, manifest)
 
 
-def _write_quarantine(rows: pd.DataFrame, path: Path, *, step: str, reason: str) -> None:
-    from traincraft.data import write_table
+def _audit(paths: RunPaths, frame: pd.DataFrame, schema: Schema, cfg: Recipe) -> None:
+    """audit.json: what is wrong with the data as read (label issues only when the recipe asks: a k-fold model)."""
+    checks = cfg.audit.checks or [c for c in AUDIT_CHECKS if c not in ("label_issues", "split_leakage")]
+    report = run_audit(frame, label=cfg.data.label, schema=schema, checks=checks, sensitive=cfg.data.sensitive, rules=cfg.audit.rules)
+    atomic_write_json(paths.root / "audit.json", report.to_json())
+    for finding in report.findings:
+        if finding.severity != "info":
+            log.info("audit: %s", finding.message)
 
-    out = rows.copy()
-    for col in out.columns:
-        if out[col].dtype == object:
-            out[col] = out[col].map(lambda v: v if v is None or isinstance(v, str) else str(v))
-    out.insert(0, "_row_id", rows.index.to_numpy())
-    out["_step"], out["_reason"] = step, reason
-    write_table(out.reset_index(drop=True), path)
+
+def _recipe_dir(data: Any) -> Path:
+    """Where paths in the recipe (e.g. a relabel review file) are relative to."""
+    if isinstance(data, (str, Path)) and Path(data).suffix.lower() in (".yaml", ".yml"):
+        return Path(data).resolve().parent
+    return Path.cwd()
 
 
 def _splits(paths: RunPaths, table: pd.DataFrame, schema: Schema, cfg: Recipe, resuming: bool) -> Splits:

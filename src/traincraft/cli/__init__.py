@@ -1,12 +1,13 @@
 """The command line: a thin typer layer over :mod:`traincraft.api`, one command per verb.
 
 Commands live beside the verbs they serve: ``_app`` (quickstart, init, train, predict, evaluate,
-info), ``_eval_commands`` (report, curve, runs).
+info), ``_data_commands`` (audit, prepare, review), ``_eval_commands`` (report, curve, runs).
 """
 
-from traincraft.cli import _eval_commands
+from traincraft.cli import _data_commands, _eval_commands
 from traincraft.cli._app import app, main
 
+_data_commands.register(app)
 _eval_commands.register(app)
 
 __all__ = ["app", "main"]

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from traincraft.cli._app import JsonOpt, _emit, err, out
+from traincraft.errors import RecipeError
 
 __all__ = ["register"]
 
@@ -60,14 +61,23 @@ def serve(
 
 def export(
     bundle: Annotated[Path, typer.Argument(help="Bundle directory (runs/<name>/bundle).")],
-    format: Annotated[str, typer.Option("--format", help="Export format (onnx).")] = "onnx",
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Folder to write into (default: the bundle itself).")] = None,
+    format: Annotated[Optional[str], typer.Option("--format", help="Export format: onnx (the default without --merge).")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Folder to write into (default: the bundle itself; with --merge, <bundle>-merged).")] = None,
+    merge: Annotated[bool, typer.Option("--merge", help="Fold a fine-tuned bundle's adapters into full weights: a new bundle.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace OUTPUT if it holds another bundle's files.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Export BUNDLE's network (ONNX) beside its preprocessing metadata; checks parity with torch."""
+    """Export BUNDLE's network to ONNX beside its preprocessing metadata (parity with torch checked), or --merge a fine-tuned one."""
+    if merge:
+        if format is not None:
+            raise RecipeError("--merge writes a traincraft bundle, not a --format; export the merged bundle to ONNX in a second step.")
+        from traincraft.cli._finetune_commands import export_merged
+
+        export_merged(bundle, output, overwrite=overwrite, as_json=as_json)
+        return
     from traincraft.api.export import export as run_export
 
-    result = run_export(bundle, format=format, output=output)
+    result = run_export(bundle, format=format or "onnx", output=output, overwrite=overwrite)
 
     def render(r: dict) -> None:
         out.print(f"wrote {r['file']} ({r['size_bytes'] / 1e6:.2f} MB, opset {r['opset']}; logits within {r['parity_max_abs_logit_difference']:.1e} of torch)")

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 PRETRAINED_TABLE_FORMAT_VERSION = 1  # bumped when the JSON below changes incompatibly
 TOKENIZE_CHUNK = 8192  # texts per tokenizer call: bounds the tokenizer's intermediate lists
+PRETRAINED_ONLY = ("tune", "pooling", "max_length", "layer_decay", "lora", "head_cache")  # model.* fields
 
 
 class PretrainedTextEncoder:
@@ -261,6 +262,9 @@ def fit_encoder(df_train: pd.DataFrame, schema: Any, model_config: ModelConfig |
     config = model_config if isinstance(model_config, ModelConfig) else ModelConfig.model_validate(model_config or {})
     if config.pretrained:
         return PretrainedTableEncoder.fit(df_train, schema, config)
+    ignored = [f"model.{name}" for name in PRETRAINED_ONLY if name in config.model_fields_set]
+    if ignored:
+        log.warning("%s %s ignored: they apply to a pretrained encoder (model.pretrained), which this recipe does not set.", ", ".join(ignored), "is" if len(ignored) == 1 else "are")
     return TableEncoder.fit(df_train, schema, config)
 
 

@@ -378,7 +378,9 @@ class PretrainedTextNet(nn.Module):
     def grad_checkpointing(self) -> bool:
         """Whether the encoder recomputes its activations in the backward pass."""
         model = self.hf_model
-        return bool(getattr(model, "is_activation_checkpointing", None) or getattr(model, "is_gradient_checkpointing", False))
+        if hasattr(model, "is_activation_checkpointing"):  # transformers >= 5
+            return bool(model.is_activation_checkpointing)
+        return bool(getattr(model, "is_gradient_checkpointing", False))
 
     def lr_scales(self) -> dict[str, float]:
         """Layer-wise learning-rate factors ``layer_decay ** (L + 1 - k)`` for the trainable encoder parameters.

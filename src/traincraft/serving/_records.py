@@ -311,6 +311,24 @@ class _Image(_Column):
         return np.stack(values).astype(np.float32, copy=False)  # (N, C, H, W)
 
 
+class _Generic(_Column):
+    """A column kind the server has no fast path for: any JSON scalar, encoded by the bundle's TableEncoder."""
+
+    json_type = {"type": ["string", "number", "boolean", "null"], "description": "A value of this column; null for missing."}
+
+    def __init__(self, encoder: Any) -> None:
+        super().__init__(encoder)
+        self.kind = encoder.kind
+        self.fast = False
+
+    def prepare(self, value: Any) -> Any:
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            raise _Bad(f"expected a string, number, boolean or null, got {_describe(value)}", "type_error.scalar")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _Bad("expected a finite number", "value_error.number")
+        return value
+
+
 # --- the codec ---------------------------------------------------------------------------------
 class RecordCodec:
     """Validates JSON records against a predictor's encoders and encodes batches of them.
@@ -331,7 +349,8 @@ class RecordCodec:
         self._tmp: tempfile.TemporaryDirectory | None = None
         self.columns: list[_Column] = [self._column(enc) for enc in self.table.encoders]
         self.names = [c.name for c in self.columns]
-        self.fallbacks = self._check_fast_paths()
+        self.whole_table = any(isinstance(c, _Generic) for c in self.columns)  # encode batches with TableEncoder itself
+        self.fallbacks = [] if self.whole_table else self._check_fast_paths()
 
     def _column(self, encoder: Any) -> _Column:
         kinds: dict[str, Callable[[Any], _Column]] = {
@@ -343,7 +362,8 @@ class RecordCodec:
             "image": lambda enc: _Image(enc, self._scratch),
         }
         if encoder.kind not in kinds:
-            raise SchemaError(f"Column '{encoder.name}' has an encoder of kind {encoder.kind!r}, which the server does not know.")
+            log.info("Column '%s' (%s): no fast path in the server; batches are encoded by the bundle's TableEncoder.", encoder.name, encoder.kind)
+            return _Generic(encoder)
         return kinds[encoder.kind](encoder)
 
     def _scratch(self) -> str:
@@ -448,6 +468,8 @@ class RecordCodec:
 
     def encode(self, rows: Sequence[tuple]) -> EncodedTable:
         """The EncodedTable for prepared records, laid out as TableEncoder.transform lays it out."""
+        if self.whole_table:
+            return self.table.transform(pd.DataFrame([dict(zip(self.names, row)) for row in rows]), strict=True)
         n = len(rows)
         out: EncodedTable = {}
         categorical: list[np.ndarray] = []

@@ -134,19 +134,32 @@ def _dynamic_shapes(keys: list[str]) -> tuple[tuple[dict[int, Any], ...]]:
     return (tuple(shapes),)  # one entry: the *inputs varargs of _PositionalNet.forward
 
 
-def export_onnx(bundle: str | Path | BundleContents, out_dir: str | Path | None = None, *, opset: int = ONNX_OPSET) -> Path:
+def export_onnx(
+    bundle: str | Path | BundleContents, out_dir: str | Path | None = None, *, opset: int = ONNX_OPSET, overwrite: bool = False
+) -> Path:
     """Export the bundle's network to ``out_dir/model.onnx`` (default: the bundle directory); return ``out_dir``.
 
     The export is checked before it is kept: onnxruntime must reproduce torch's logits on
     random inputs within :data:`EXPORT_TOLERANCE`, and the measured difference goes into
-    ``onnx.json``.
+    ``onnx.json``. A folder that already holds another bundle's files is refused unless
+    ``overwrite``; exporting the same bundle again replaces the earlier export.
     """
     onnx, _ = _onnx_modules()
     ort = _onnxruntime()
     contents = bundle if isinstance(bundle, BundleContents) else read_bundle(bundle)
+    kind = contents.meta["model"]["spec"].get("kind", "tabular")
+    if kind != "tabular":
+        raise BundleError(
+            f"ONNX export covers traincraft's tabular network (numbers, categories, hashed text, images); the model in "
+            f"{contents.path} is a {kind!r} network. Serve it with the torch runtime (traincraft serve {contents.path})."
+        )
     target = Path(out_dir) if out_dir is not None else contents.path
     if target.exists() and not target.is_dir():
         raise BundleError(f"{target} is a file; give a folder to write {ONNX_FILE} into.")
+    other = target / BUNDLE_JSON
+    if not overwrite and target.resolve() != contents.path.resolve() and other.exists():
+        if other.read_bytes() != (contents.path / BUNDLE_JSON).read_bytes():
+            raise BundleError(f"{target} already holds another bundle's {BUNDLE_JSON}; choose another folder or pass --overwrite to replace it.")
     if any(key.startswith("image:") for key in contents.model.input_keys) and opset < 10:
         raise BundleError(f"Image models need ONNX opset 10 or later (ceil-mode max-pool); got {opset}.")
     wrapped = _PositionalNet(contents.model)

@@ -1,6 +1,5 @@
 """Normalisation equals the reference on every row; words hash by content; edit similarity."""
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -153,7 +153,7 @@ def test_the_invariant_holds_for_every_order_of_steps() -> None:
         {"step": "drop_missing"},
         {"step": "drop_columns", "columns": ["const"]},
     ]
-    for order in itertools.islice(itertools.permutations(steps), 0, 720, 37):
+    for order in itertools.islice(itertools.permutations(steps), 0, 720, 61):
         r = apply_prepare(df, list(order), label="y")
         _check_accounting(r, df)
         assert r.manifest["input_fingerprint"].startswith("sha256:") and r.manifest["output_fingerprint"].startswith("sha256:")

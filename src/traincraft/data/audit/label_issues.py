@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from traincraft.data.audit._constants import LABEL_ISSUE_FOLDS, LABEL_ISSUE_MAX_ROWS, LABEL_MIN_ROWS
 from traincraft.data.audit._context import AuditContext, label_missing
