@@ -3,6 +3,7 @@
 from traincraft.api.audit import audit
 from traincraft.api.curve import curve
 from traincraft.api.evaluate import evaluate
+from traincraft.api.export import export
 from traincraft.api.info import bundle_info
 from traincraft.api.init import init_recipe
 from traincraft.api.predict import predict_file
@@ -11,6 +12,7 @@ from traincraft.api.quickstart import quickstart
 from traincraft.api.report import report
 from traincraft.api.review import review_apply, review_export
 from traincraft.api.runs import compare_runs, list_runs
+from traincraft.api.serve import serve
 from traincraft.api.train import Run, train
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "compare_runs",
     "curve",
     "evaluate",
+    "export",
     "init_recipe",
     "list_runs",
     "predict_file",
@@ -28,5 +31,6 @@ __all__ = [
     "report",
     "review_apply",
     "review_export",
+    "serve",
     "train",
 ]

@@ -26,18 +26,21 @@ from traincraft._util.fingerprint import frame_fingerprint
 from traincraft._util.seed import seed_everything
 from traincraft.api._inputs import _deep_merge, _recipe_arg, read_source, source_name
 from traincraft.api.run_dir import existing_run_dir, new_run_dir
+from traincraft.api.audit import check_split_leakage
+from traincraft.api.prepare import prepare_frame
 from traincraft.api.train import (
     Run,
+    _audit,
     _check_resumable,
     _class_weights,
     _jsonable,
     _metrics_fn,
     _positive_index,
+    _record_data,
     _score,
     _splits,
-    _write_manifest,
 )
-from traincraft.data import Schema, labelled_rows
+from traincraft.data import Schema, infer_schema, labelled_rows
 from traincraft.errors import DataError, RecipeError
 from traincraft.evaluation import evaluate_run
 from traincraft.features.labels import LabelCodec
@@ -85,7 +88,7 @@ def finetune(
 
     frame = read_source(cfg) if frame is None else frame.reset_index(drop=True)
     src = source_name(cfg)
-    schema = Schema.from_json(meta["schema"])
+    schema = Schema.from_json(meta["schema"])  # the bundle's: the columns keep the types its encoders expect
     if schema.label is None or schema.label not in frame.columns:
         raise DataError(
             f"{src} has no label column '{schema.label}', the one the bundle {contents.path} predicts. "
@@ -93,11 +96,15 @@ def finetune(
         )
     encoder = encoder_from_json(meta["encoder"])  # kept: fitted on the bundle's training data, never refitted
     encoder.transform(frame.head(2), strict=False)  # the feature columns are there (a clear error if not)
+    fingerprint = frame_fingerprint(frame)
+    raw_schema = infer_schema(frame, label=schema.label, task=cfg.task, data=cfg.data, source_name=src)
+    prepared = prepare_frame(cfg, frame, schema=raw_schema) if cfg.prepare else None  # the bundle recipe's steps
+    source_frame = frame
+    frame = prepared.prepared if prepared is not None else frame
     table, unlabelled = labelled_rows(frame, schema)
     codec, added = extend_labels(LabelCodec.from_json(meta["label_codec"]), table[schema.label], cfg.train.new_labels, where=src)
     if added and schema.task == "binary":
         schema = Schema(schema.columns, schema.label, "multiclass")
-    fingerprint = frame_fingerprint(frame)
 
     if resume is None:
         stem = Path(str(cfg.data.source).rpartition(":")[2]).stem if cfg.data.source else "frame"
@@ -107,8 +114,10 @@ def finetune(
     if resume is None or cfg.train.epochs != saved.train.epochs:
         save_recipe(cfg, paths.recipe)
     log.info("run directory: %s (continuing %s)", paths.root, contents.path)
-    _write_manifest(paths, frame, unlabelled, fingerprint, src)
+    _audit(paths, source_frame, raw_schema, cfg)
+    _record_data(paths, source_frame, prepared, unlabelled, fingerprint, src)
     splits = _splits(paths, table, schema, cfg, resume is not None)
+    check_split_leakage(table, splits, cfg, schema=schema)
     train_df, val_df = table.loc[splits.train], table.loc[splits.validation]
 
     seed_everything(cfg.seed)
