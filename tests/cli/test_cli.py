@@ -170,3 +170,25 @@ def test_real_subprocess_and_module_entry(tmp_path) -> None:
         capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path,
     )
     assert proc.returncode == 2 and "missing.csv" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_predict_reads_new_files_by_their_own_header(tmp_path, capsys) -> None:
+    """A headerless training file named by data.names; new data may come with a header and no label."""
+    rows = [("spam" if i % 3 == 0 else "ham", ("win cash prize now" if i % 3 == 0 else "see you at lunch") + f" {i}") for i in range(60)]
+    train_file = tmp_path / "train.tsv"
+    train_file.write_text("".join(f"{label}\t{text}\n" for label, text in rows))
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"data:\n  source: {train_file}\n  delimiter: \"\\t\"\n  header: false\n  names: [label, text]\n  label: label\ntrain:\n  epochs: 2\n")
+    code, stdout, err = run_cli(["train", recipe, "--runs-dir", tmp_path / "runs", "--json"], capsys)
+    assert code == 0, err
+    bundle = json.loads(stdout)["bundle"]
+    headed = tmp_path / "new.csv"
+    headed.write_text("text\nwin cash prize now 999\nsee you at lunch 1000\n")
+    code, stdout, err = run_cli(["predict", bundle, headed, "-o", tmp_path / "p1.csv", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["rows"] == 2
+    raw = tmp_path / "raw.tsv"
+    raw.write_text("".join(f"{label}\t{text}\n" for label, text in rows[:9]))
+    code, stdout, err = run_cli(["evaluate", bundle, raw, "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(stdout)["rows"] == 9

@@ -14,19 +14,42 @@ from traincraft.evaluation import classification_metrics, regression_metrics
 from traincraft.serving import Predictor, load
 from traincraft._util.suggest import did_you_mean
 
-__all__ = ["evaluate", "read_like_training"]
+__all__ = ["evaluate", "read_like_training", "training_read_options"]
 
 log = logging.getLogger(__name__)
 
 
-def read_like_training(predictor: Predictor, data: str | Path, **options: Any) -> pd.DataFrame:
-    """Read ``data`` with the reading options of the recipe that trained the bundle (delimiter,
-    header, column names, encoding), unless ``options`` says otherwise."""
+def training_read_options(predictor: Predictor, data: str | Path, **options: Any) -> dict[str, Any]:
+    """Reading options for new data: the training recipe's encoding and delimiter, and its column
+    ``names`` only for a file laid out like the training file (same number of fields, no header
+    line). Explicit ``options`` win."""
     saved = predictor.meta.get("recipe", {}).get("data", {})
-    kwargs = {k: saved.get(k) for k in ("delimiter", "header", "names") if saved.get(k) is not None}
-    kwargs["encoding"] = saved.get("encoding", "utf-8")
-    kwargs.update({k: v for k, v in options.items() if v is not None})
-    return read_table(data, **kwargs)
+    out: dict[str, Any] = {"encoding": saved.get("encoding", "utf-8")}
+    if saved.get("delimiter"):
+        out["delimiter"] = saved["delimiter"]
+    names = saved.get("names")
+    if names and _laid_out_like(Path(data), names, out):
+        out["names"] = names
+        out["header"] = False
+    out.update({k: v for k, v in options.items() if v is not None})
+    return out
+
+
+def _laid_out_like(path: Path, names: list[str], options: dict[str, Any]) -> bool:
+    if not path.is_file() or path.suffix.lower() in (".parquet", ".pq", ".jsonl", ".ndjson"):
+        return False
+    try:
+        with open(path, encoding=options["encoding"], errors="replace", newline="") as f:
+            first = f.readline().rstrip("\r\n")
+    except OSError:
+        return False
+    fields = first.split(options.get("delimiter") or ("\t" if "\t" in first else ","))
+    return len(fields) == len(names) and [f.strip() for f in fields] != list(names)
+
+
+def read_like_training(predictor: Predictor, data: str | Path, **options: Any) -> pd.DataFrame:
+    """Read ``data`` with :func:`training_read_options`."""
+    return read_table(data, **training_read_options(predictor, data, **options))
 
 
 def evaluate(bundle: str | Path | Predictor, data: str | Path | pd.DataFrame, *, label: str | None = None, **read_options: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from traincraft._util.atomic import atomic_write_with
 from traincraft._util.suggest import did_you_mean
 from traincraft.data import read_chunks
 from traincraft.errors import DataError
+from traincraft.api.evaluate import training_read_options
 from traincraft.serving import Predictor, load
 
 __all__ = ["predict_file", "OUTPUT_FORMATS"]
@@ -49,13 +50,7 @@ def predict_file(
         raise DataError(f"The output {output} is the input file; choose another name so the input is not overwritten.")
     if output.exists() and not overwrite:
         raise DataError(f"{output} already exists; choose another file name or pass --overwrite to replace it.")
-    saved = predictor.meta.get("recipe", {}).get("data", {})
-    options = {k: saved.get(k) for k in ("delimiter", "header", "names") if saved.get(k) is not None}
-    options["encoding"] = saved.get("encoding", "utf-8")
-    options.update({k: v for k, v in read_options.items() if v is not None})
-    label = predictor.label
-    if options.get("names") and label in options["names"]:
-        pass  # a headerless file laid out like the training data: the label column may be present; it is ignored
+    options = training_read_options(predictor, data, **read_options)  # a headerless file like the training one gets its names
     rows = 0
 
     def write(tmp: Path) -> None:
