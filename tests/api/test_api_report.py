@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from traincraft.cli._app import app
@@ -30,8 +31,9 @@ def test_report_and_runs_commands(digits_run, tmp_path) -> None:
     runs = tmp_path / "runs"
     shutil.copytree(digits_run.run_dir, runs / "a")
     shutil.copytree(digits_run.run_dir, runs / "b")
-    recipe = (runs / "b" / "recipe.yaml").read_text().replace("dropout: 0.1", "dropout: 0.3")
-    (runs / "b" / "recipe.yaml").write_text(recipe)
+    recipe = yaml.safe_load((runs / "b" / "recipe.yaml").read_text())
+    recipe["model"]["dropout"] = 0.3
+    (runs / "b" / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
     out = _json(runner.invoke(app, ["report", str(runs / "a"), "--json"]))
     assert out["report"].endswith("report.html") and out["failed_checks"] == []
     assert out["verdict"] in ("fitting_well", "underfitting", "overfitting", "undetermined")
