@@ -97,7 +97,7 @@ def test_an_image_model_continues_on_new_images_with_a_new_class(tmp_path) -> No
     old = _image_folder(tmp_path / "old", [0, 1, 2], per_class=40, offset=0)
     new = _image_folder(tmp_path / "new", [0, 1, 2, 3], per_class=40, offset=40)
     recipe = {"model": {"hidden": [16], "image": {"size": 16, "conv_channels": [8]}}, "train": {"epochs": 3, "threads": 1}, "evaluate": {"bootstrap": 0}}
-    first = tc.train(str(old), label="label", recipe=recipe, name="img", runs_dir=tmp_path / "runs")
+    first = tc.train({**recipe, "data": {"source": str(old), "label": "label"}}, name="img", runs_dir=tmp_path / "runs")
     with pytest.raises(DataError, match=r"holds '3' in 40 row\(s\)"):
         finetune(first.bundle_dir, new, runs_dir=tmp_path / "runs", recipe=QUICK)
     run = finetune(first.bundle_dir, new, runs_dir=tmp_path / "runs", recipe={**QUICK, "train": {"epochs": 3, "threads": 1, "new_labels": "add"}})
@@ -137,3 +137,25 @@ def test_unseen_labels_and_a_grown_head() -> None:
     torch.testing.assert_close(net.head[-1].weight[2], old_weight.mean(dim=0))
     with pytest.raises(tc.BundleError, match=r"New classes need a head that ends in a linear layer"):
         grow_head(torch.nn.Linear(2, 2), 1)
+
+
+def test_an_interrupted_fine_tuning_run_resumes_exactly(digits_run, digits_frame, tmp_path) -> None:
+    from safetensors.torch import load_file
+
+    from traincraft.errors import TrainingInterrupted
+    from traincraft.training import Callback
+
+    class InterruptAt(Callback):
+        def on_batch_end(self, trainer, step, loss):
+            if step == 12:
+                raise KeyboardInterrupt
+
+    new = digits_frame.sample(600, random_state=4)
+    straight = finetune(digits_run.bundle_dir, new, runs_dir=tmp_path, name="straight", recipe=QUICK)
+    with pytest.raises(TrainingInterrupted):
+        finetune(digits_run.bundle_dir, new, runs_dir=tmp_path, name="cut", recipe=QUICK, callbacks=[InterruptAt()])
+    resumed = finetune(digits_run.bundle_dir, new, runs_dir=tmp_path, recipe=QUICK, resume=tmp_path / "cut")
+    assert resumed.fit.resumed_from_epoch == 1
+    a = load_file(str(straight.bundle_dir / "model.safetensors"))
+    b = load_file(str(resumed.bundle_dir / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -103,3 +103,15 @@ def test_a_lora_bundle_refuses_a_different_base_model(tiny_runs, tiny_bert, tmp_
     (moved / "bundle.json").write_text(json.dumps(meta))
     with pytest.raises(BundleError, match=rf"has weights {weights_sha256(other)}, but this model was trained on weights {recorded}"):
         tc.load(moved)
+
+
+def test_a_bundle_whose_base_model_is_gone_says_which_it_needs(tiny_runs, tmp_path) -> None:
+    moved = tmp_path / "bundle"
+    shutil.copytree(tiny_runs["lora"].bundle_dir, moved)
+    meta = json.loads((moved / "bundle.json").read_text())
+    recorded = meta["model"]["spec"]["pretrained"]["sha256"]
+    gone = tmp_path / "deleted-base"
+    meta["model"]["spec"]["pretrained"].update(path=str(gone), name=str(gone))
+    (moved / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match=rf"trained on the base model '{gone}' \(weights {recorded}\), which it needs and cannot find: The pretrained model directory {gone} does not exist"):
+        tc.load(moved)

@@ -10,7 +10,7 @@ from rl_helpers import ppo_config
 
 from traincraft.errors import RecipeError
 from traincraft.rl import PPO
-from traincraft.training import Callback, read_metrics
+from traincraft.training import Callback, load_checkpoint, read_metrics
 
 
 class Recorder(Callback):
@@ -54,14 +54,24 @@ def test_ppo_writes_namespaced_metrics_and_calls_every_hook(tmp_path):
     assert len(result.eval_returns) == 2 and (tmp_path / "checkpoints" / "last" / "state.json").exists()
 
 
-def test_stop_training_from_a_callback_ends_after_that_iteration():
+def test_progress_log_lines_show_iterations_and_returns(caplog):
+    with caplog.at_level("INFO", logger="traincraft.training.progress"):
+        PPO(ppo_config(), seed=0, progress="log").learn()
+    lines = [r.getMessage() for r in caplog.records if r.name == "traincraft.training.progress"]
+    assert lines and lines[-1].startswith("epoch 5/5") and "rl/episode_return" in lines[-1]
+    with pytest.raises(RecipeError, match="progress"):
+        PPO(ppo_config(), progress="fancy")
+
+
+def test_stop_training_from_a_callback_ends_after_that_iteration_and_saves_it(tmp_path):
     class StopAt(Callback):
         def on_epoch_end(self, trainer, epoch, logs):
             if epoch == 2:
                 trainer.stop_training = True
 
-    result = PPO(ppo_config(), seed=0, callbacks=[StopAt()]).learn()
+    result = PPO(ppo_config(checkpoint_every=10_000), seed=0, run_dir=tmp_path, callbacks=[StopAt()]).learn()
     assert result.iterations == 2 and result.env_steps == 128
+    assert load_checkpoint(tmp_path / "checkpoints" / "last").epoch == 2
 
 
 def test_same_seed_same_run_and_another_seed_differs():
@@ -72,6 +82,11 @@ def test_same_seed_same_run_and_another_seed_differs():
     assert strip(a.history) == strip(b.history)
     assert a.eval_returns == b.eval_returns
     assert strip(a.history) != strip(c.history)
+
+
+def test_total_steps_round_down_to_whole_iterations():
+    result = PPO(ppo_config(total_steps=300), seed=0).learn()  # 64 steps per iteration
+    assert result.iterations == 4 and result.env_steps == 256
 
 
 def test_gae_matches_a_hand_computation():

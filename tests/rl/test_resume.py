@@ -53,7 +53,7 @@ def _assert_same_run(straight: Path, resumed: Path) -> None:
     assert straight_log and without_perf(read_metrics(resumed / "metrics.jsonl")) == straight_log
 
 
-@pytest.mark.parametrize("algorithm", ["ppo", "dqn"])
+@pytest.mark.parametrize("algorithm", ["ppo", pytest.param("dqn", marks=pytest.mark.slow)])
 def test_sigkill_between_checkpoints_then_resume_equals_straight(tmp_path, algorithm):
     dirs = {name: tmp_path / name for name in ("straight", "killed")}
     procs = {"straight": _child(dirs["straight"], algorithm), "killed": _child(dirs["killed"], algorithm, "--delay-ms", "300")}
@@ -100,6 +100,26 @@ def test_ctrl_c_saves_the_iteration_then_resume_equals_straight(tmp_path):
     assert load_checkpoint(stopped / "checkpoints" / "last").epoch == 2  # iteration 2 finished, then saved
     PPO(ppo_config(), seed=SEED, run_dir=stopped).learn(resume=True)
     _assert_same_run(straight, stopped)
+
+
+class StopAfter(Callback):
+    def __init__(self, iteration: int) -> None:
+        self.iteration = iteration
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if epoch == self.iteration:
+            trainer.stop_training = True
+
+
+def test_dqn_stopped_and_resumed_equals_straight_including_the_replay_buffer(tmp_path):
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    child_agent("dqn", straight).learn()
+    child_agent("dqn", stopped, callbacks=[StopAfter(4)]).learn()
+    assert load_checkpoint(stopped / "checkpoints" / "last").epoch == 4
+    child_agent("dqn", stopped).learn(resume=True)
+    _assert_same_run(straight, stopped)
+    replay = load_file(stopped / "checkpoints" / "last" / "model.safetensors")
+    assert {"replay.obs", "replay.cursor", "target.net.0.weight"} <= set(replay)
 
 
 def test_resume_with_other_settings_is_refused(tmp_path):

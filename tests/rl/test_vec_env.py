@@ -158,3 +158,14 @@ def test_discrete_observations_are_one_hot_and_box_actions_clipped():
 def test_vec_env_needs_an_environment():
     with pytest.raises(RecipeError, match="at least 1"):
         VecEnv("CartPole-v1", 0, seed=0)
+
+
+def test_missing_gymnasium_names_the_extra(monkeypatch):
+    import sys
+
+    from traincraft.errors import MissingDependencyError
+    from traincraft.rl._gym import import_gymnasium
+
+    monkeypatch.setitem(sys.modules, "gymnasium", None)  # what an uninstalled package looks like to import
+    with pytest.raises(MissingDependencyError, match=r"pip install 'traincraft\[rl\]'"):
+        import_gymnasium()

@@ -20,7 +20,7 @@ from traincraft.recipe import EarlyStoppingConfig
 from traincraft.training import Callback, Trainer, load_checkpoint, read_metrics
 
 HERE = Path(__file__).resolve().parent
-CHILD = HERE / "resume_child.py"
+CHILD = HERE / "trainer_resume_child.py"
 EPOCHS = 4
 POLL_TIMEOUT_S = 120.0
 
@@ -59,7 +59,7 @@ def _resume_in_process(run_dir: Path) -> Trainer:
     """Resume the child's run here (another process than the one that wrote the checkpoint)."""
     if str(HERE) not in sys.path:
         sys.path.insert(0, str(HERE))
-    from resume_child import ROWS, TRAIN_ROWS, child_config
+    from trainer_resume_child import ROWS, TRAIN_ROWS, child_config
 
     x, y = classification_data(ROWS)
     x_train, y_train, x_val, y_val = split(x, y, TRAIN_ROWS)

@@ -4,6 +4,7 @@ from traincraft.api.audit import audit
 from traincraft.api.curve import curve
 from traincraft.api.evaluate import evaluate
 from traincraft.api.export import export
+from traincraft.api.finetune import finetune, merge
 from traincraft.api.info import bundle_info
 from traincraft.api.init import init_recipe
 from traincraft.api.predict import predict_file
@@ -23,8 +24,10 @@ __all__ = [
     "curve",
     "evaluate",
     "export",
+    "finetune",
     "init_recipe",
     "list_runs",
+    "merge",
     "predict_file",
     "prepare",
     "quickstart",

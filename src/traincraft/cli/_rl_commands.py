@@ -1,6 +1,7 @@
-"""The reinforcement-learning command: ``play``.
+"""The reinforcement-learning command ``play``, and how ``train`` shows cluster, anomaly and rl runs.
 
-``register(app)`` adds it to the main typer app. Like every command it takes ``--json`` and then
+``register(app)`` adds ``play`` to the main typer app; ``render_summary(summary)`` prints the
+``run.summary()`` of a ``task: cluster | anomaly | rl`` run (``train`` calls it for those tasks). Like every command it takes ``--json`` and then
 prints exactly one JSON object on stdout; errors are TraincraftError subclasses, which
 ``traincraft.cli.main`` turns into a message and exit code 2. Training an RL policy is
 ``traincraft train recipe.yaml`` with ``task: rl`` in the recipe.
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-__all__ = ["register"]
+__all__ = ["register", "render_summary"]
 
 out = Console()
 
@@ -49,6 +50,36 @@ def play(
         out.print(f"  returns: {shown}{' ...' if len(r['returns']) > 20 else ''}")
 
     _emit(result, as_json, render)
+
+
+def _metrics_line(metrics: dict[str, Any]) -> str:
+    shown = []
+    for key, value in metrics.items():
+        if isinstance(value, float):
+            shown.append(f"{key} {value:.4f}")
+        elif value is not None:
+            shown.append(f"{key} {value}")
+    return ", ".join(shown)
+
+
+def render_summary(r: dict[str, Any]) -> None:
+    """Print the summary of a cluster, anomaly or rl run (what ``train`` shows for those tasks)."""
+    task = r.get("task")
+    if task == "rl":
+        m = r["metrics"]
+        out.print(f"[bold]run[/] {r['run_dir']}  ({r['algorithm'].upper()} on {r['env']}, {r['env_steps']:,} steps, {r['seconds']:.1f} s)")
+        out.print(f"  evaluation: return {m['eval_return_mean']:.2f} ± {m['eval_return_std']:.2f} over {m['eval_episodes']} episodes")
+        out.print(f"bundle: {r['bundle']}   try: traincraft play {r['bundle']} --episodes 10")
+    elif task == "cluster":
+        out.print(f"[bold]run[/] {r['run_dir']}  (k = {r['k']}, {r['seconds']:.1f} s)")
+        out.print(f"  cluster sizes: {', '.join(str(s) for s in r['sizes'])}")
+        out.print(f"  {_metrics_line(r['metrics'])}")
+        out.print(f"bundle: {r['bundle']}")
+    else:
+        out.print(f"[bold]run[/] {r['run_dir']}  (anomaly, {r['epochs']} epochs, best {r['best_epoch']}, {r['seconds']:.1f} s)")
+        out.print(f"  threshold {r['threshold']:.4g} flags {r['flagged']} rows; most anomalous: {', '.join(map(str, r['top_rows']))}")
+        out.print(f"  {_metrics_line(r['metrics'])}")
+        out.print(f"bundle: {r['bundle']}")
 
 
 def register(app: typer.Typer) -> None:

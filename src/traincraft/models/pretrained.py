@@ -262,9 +262,17 @@ class PretrainedTextNet(nn.Module):
         if out_dim < 1:
             raise BundleError(f"out_dim must be at least 1, got {out_dim}.")
         ref = dict(spec["pretrained"])
-        path = pretrained_dir(ref)
-        check_pretrained_dir(path)
         expected = ref.get("sha256")
+        try:
+            path = pretrained_dir(ref)
+            check_pretrained_dir(path)
+        except RecipeError as exc:
+            if not expected:
+                raise
+            raise BundleError(
+                f"This model was trained on the base model '{ref.get('name')}' (weights {expected}), which it needs "
+                f"and cannot find: {exc}"
+            ) from None
         if expected:
             found = weights_sha256(path)
             if found != expected:
@@ -291,6 +299,7 @@ class PretrainedTextNet(nn.Module):
         self.categorical = nn.ModuleList(nn.Embedding(c["cardinality"], c["dim"]) for c in spec.get("categorical", []))
 
         width = self.hidden_size * len(self.text_names) + self.dense_dim + sum(e.embedding_dim for e in self.categorical)
+        self.in_dim = width
         layers: list[nn.Module] = []
         for hidden in config.hidden:
             layers += [nn.Linear(width, hidden), ACTIVATIONS[config.activation](), nn.Dropout(config.dropout)]
@@ -298,7 +307,6 @@ class PretrainedTextNet(nn.Module):
         layers.append(nn.Linear(width, out_dim))
         self.head = nn.Sequential(*layers)
         self.out_dim = out_dim
-        self.in_dim = self.hidden_size * len(self.text_names) + self.dense_dim
         self._external = self._external_keys()
         self.register_state_dict_post_hook(_drop_external)
         self.register_load_state_dict_post_hook(_allow_missing_external)

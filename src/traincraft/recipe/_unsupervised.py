@@ -157,7 +157,8 @@ class RLConfig(_Strict):
     algorithm: Literal["ppo", "dqn"] = "ppo"
     """`ppo` (discrete or continuous actions) or `dqn` (discrete actions)."""
     total_steps: PositiveInt = 100_000
-    """Environment steps to train for, summed over the vectorised environments."""
+    """Environment steps to train for, summed over the vectorised environments; rounded down to whole
+    iterations (PPO: rollout_steps x n_envs, DQN: dqn.iteration_steps), so a run never takes more."""
     n_envs: PositiveInt = 8
     """Environments stepped side by side (in one process)."""
     hidden: list[PositiveInt] = Field(default_factory=lambda: [64, 64])

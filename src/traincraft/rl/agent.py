@@ -165,7 +165,8 @@ class Agent:
     # --- derived sizes ----------------------------------------------------------------------------
     @property
     def total_iterations(self) -> int:
-        return max(1, -(-self.config.total_steps // self.steps_per_iteration))
+        """Whole iterations that fit in ``rl.total_steps`` (at least one): a run never takes more steps than asked."""
+        return max(1, self.config.total_steps // self.steps_per_iteration)
 
     def _lr_at(self, iteration: int) -> float:
         """The learning rate of ``iteration`` (1-based): a pure function of it, so resume needs no state."""
@@ -219,32 +220,18 @@ class Agent:
         if resume and self.run_dir is None:
             raise RecipeError("resume=True needs a run_dir: the checkpoint lives in run_dir/checkpoints/last.")
         ckpt = load_checkpoint(self.last_checkpoint_dir) if resume else None
-        self.setup()
-        self._assemble_callbacks()
-        if ckpt is not None:
-            self._restore(ckpt)
-        display = None
-        if self._progress_mode is not None:
-            display = ProgressDisplay(
-                self._progress_mode,
-                epochs=self.total_iterations,
-                steps_per_epoch=self.steps_per_iteration,
-                monitor="rl/episode_return",
-            )
-        train_seconds = 0.0
-        steps_this_call = 0
         try:
-            with self._sigint_guard():
-                try:
-                    train_seconds, steps_this_call = self._loop(display)
-                except KeyboardInterrupt:
-                    raise self._interrupted() from None
+            self.setup()
+            self._assemble_callbacks()
+            if ckpt is not None:
+                self._restore(ckpt)
+            train_seconds, steps_this_call = self._run_loop()
+            eval_returns = evaluate_policy(
+                self.policy(), self.config.env, episodes=self.config.eval_episodes, seed=self.seed, env_kwargs=self.config.env_kwargs
+            )
         finally:
-            if display is not None:
-                display.close()
-        eval_returns = evaluate_policy(
-            self.policy(), self.config.env, episodes=self.config.eval_episodes, seed=self.seed, env_kwargs=self.config.env_kwargs
-        )
+            if self.envs is not None:
+                self.envs.close()
         result = RLResult(
             iterations=self.epoch,
             env_steps=self.global_step,
@@ -262,9 +249,27 @@ class Agent:
         )
         for cb in self._active:
             cb.on_fit_end(self, result)  # type: ignore[arg-type]
-        assert self.envs is not None
-        self.envs.close()
         return result
+
+    def _run_loop(self) -> tuple[float, int]:
+        """The iterations under the Ctrl-C guard, with the progress display; returns (seconds, steps) of this call."""
+        display = None
+        if self._progress_mode is not None:
+            display = ProgressDisplay(
+                self._progress_mode,
+                epochs=self.total_iterations,
+                steps_per_epoch=self.steps_per_iteration,
+                monitor="rl/episode_return",
+            )
+        try:
+            with self._sigint_guard():
+                try:
+                    return self._loop(display)
+                except KeyboardInterrupt:
+                    raise self._interrupted() from None
+        finally:
+            if display is not None:
+                display.close()
 
     def _loop(self, display: ProgressDisplay | None) -> tuple[float, int]:
         cfg = self.config
@@ -311,8 +316,8 @@ class Agent:
                 if iteration % log_every == 0 or iteration == self.total_iterations:
                     display.end_epoch(iteration, logs)
             if self.last_checkpoint_dir is not None and (
-                self.global_step >= next_ckpt or iteration == self.total_iterations or self._sigint
-            ):
+                self.global_step >= next_ckpt or iteration == self.total_iterations or self._sigint or self.stop_training
+            ):  # a run stopped by a callback or Ctrl-C is saved where it stopped
                 self._save(self.last_checkpoint_dir)
                 next_ckpt = self._next_multiple(cfg.checkpoint_every)
             if self._sigint:

@@ -99,4 +99,4 @@ def contamination_threshold(scores: torch.Tensor | np.ndarray, contamination: fl
         raise DataError("There are no scores to set a threshold from.")
     if not np.isfinite(values).all():
         raise DataError("Some anomaly scores are NaN/inf; the autoencoder diverged. Lower train.lr or check the features.")
-    return float(np.quantile(values, 1.0 - contamination, method="higher"))
+    return float(np.quantile(values, 1.0 - contamination))  # linear interpolation, as scikit-learn's detectors

@@ -1,4 +1,4 @@
-"""Child process for test_resume.py: train TinyNet with a run_dir, optionally slowed down.
+"""Child process for test_trainer_resume.py: train TinyNet with a run_dir, optionally slowed down.
 
     python resume_child.py RUN_DIR --epochs 4 [--delay-ms 10] [--resume]
 
