@@ -4,12 +4,13 @@ Commands live beside the verbs they serve: ``_app`` (quickstart, init, train, pr
 info), ``_data_commands`` (audit, prepare, review), ``_eval_commands`` (report, curve, runs), ``_serve_commands`` (serve, export).
 """
 
-from traincraft.cli import _data_commands, _eval_commands, _finetune_commands, _serve_commands
+from traincraft.cli import _data_commands, _eval_commands, _finetune_commands, _rl_commands, _serve_commands
 from traincraft.cli._app import app, main
 
 _data_commands.register(app)
 _eval_commands.register(app)
 _serve_commands.register(app)
 _finetune_commands.register(app)
+_rl_commands.register(app)
 
 __all__ = ["app", "main"]
