@@ -54,7 +54,7 @@ def resolve_recipe(
         base = recipe_from_dict(merged)
     if label is not None:
         base.data.label = label
-    if frame is None and not base.data.source:
+    if frame is None and not base.data.source and base.task != "rl":
         raise RecipeError("No data given: set data.source in the recipe, or pass a file or a DataFrame.")
     return base, frame
 

@@ -97,6 +97,10 @@ def train(
         raise RecipeError(f"train_fraction must be in (0, 1], got {train_fraction}.")
     started = time.perf_counter()
     cfg, frame = resolve_recipe(data, label=label, recipe=recipe)
+    from traincraft.api.unsupervised import UNSUPERVISED_TASKS, run_task
+
+    if cfg.task in UNSUPERVISED_TASKS:  # cluster, anomaly, rl have their own stages
+        return run_task(cfg, frame, name=name, runs_dir=runs_dir, resume=resume, progress=progress, callbacks=callbacks)
     if name:
         cfg.name = name
     saved = None

@@ -143,6 +143,10 @@ def train_cmd(
     overrides = {"train": {"epochs": epochs}} if epochs else None
     run = api.train(recipe, label=label, recipe=overrides, name=name, runs_dir=runs_dir, resume=resume, progress="auto")
     result = run.summary()
+    if result["task"] in ("cluster", "anomaly", "rl"):
+        from traincraft.cli._rl_commands import render_summary
+
+        return _emit(result, as_json, render_summary)
 
     def render(r: dict) -> None:
         out.print(f"[bold]run[/] {r['run_dir']}  ({r['task']}, {r['epochs']} epochs, best epoch {r['best_epoch']}, {r['train_seconds']:.1f} s on {r['device']})")
