@@ -20,6 +20,9 @@ TEXT_MIN_MEAN_CHARS = 40  # a string column averaging this many characters is fr
 CATEGORICAL_MIN_COUNT = 2  # categories seen fewer times in training share the rare/unknown bucket
 TEXT_HASH_BUCKETS = 2**18  # hashed n-gram vocabulary; collisions are rare for corpora of ~10^5 words
 TEXT_MAX_TOKENS = 1024  # hashed n-grams kept per text; a 1,000-character SMS makes ~400 after dedup
+NUMERIC_MAX_ABS_Z = 1e4  # standardised values are clipped here: n training rows never exceed sqrt(n-1) < 1e4
+# standard deviations (for n < 10^8), so training data is unchanged, while a value like 3e38 no
+# longer overflows float32 into inf and NaN probabilities
 
 # --- training --------------------------------------------------------------------------------
 LR_FIND_START = 1e-6  # range-test start; below any useful rate for AdamW / SGD

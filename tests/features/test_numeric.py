@@ -106,3 +106,19 @@ def test_unfitted_encoder_is_an_error():
 def test_from_json_refuses_another_kind():
     with pytest.raises(SchemaError, match=r'expects a dict with "type": "numeric", got \'boolean\''):
         NumericEncoder.from_json({"type": "boolean", "name": "x"})
+
+
+def test_extreme_values_saturate_instead_of_overflowing_float32():
+    enc = NumericEncoder("x").fit(pd.Series([0.0, 1.0, 2.0]))
+    out = enc.transform(pd.Series([3.0e38, -1.7e308, 1.0]))
+    assert np.isfinite(out).all()
+    assert out[0, 0] == out.max() and out[1, 0] == out.min()
+    assert out[2, 0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_clipping_never_touches_training_values():
+    rng = np.random.default_rng(0)
+    train = pd.Series(np.r_[rng.normal(size=10_000), 1e9])  # one huge outlier among 10,001 rows
+    enc = NumericEncoder("x").fit(train)
+    values = train.to_numpy()
+    np.testing.assert_allclose(enc.transform(train)[:, 0], ((values - values.mean()) / values.std()).astype(np.float32))

@@ -1,5 +1,8 @@
 """Numeric columns: median-imputed, standardised with the training mean and std, plus a missing flag.
 
+Standardised values are clipped to ±``NUMERIC_MAX_ABS_Z``: no training value reaches that bound, and
+an extreme input (say 3e38) at prediction time gives a finite, saturated feature instead of inf.
+
 The flag column exists only when the training split had missing values; a value missing at
 prediction time in a column that never missed in training is still imputed, just not flagged.
 """
@@ -11,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from traincraft.constants import NUMERIC_MAX_ABS_Z
 from traincraft.features._common import bad_value_error, check_fitted, check_kind, missing_mask, warn_bad_values
 
 __all__ = ["NumericEncoder", "parse_numeric", "to_float"]
@@ -82,7 +86,7 @@ class NumericEncoder:
         values, missing = parse_numeric(series, self.name, strict=strict)
         values = np.where(missing, self.median, values)
         out = np.empty((len(values), self.dim), dtype=np.float32)
-        out[:, 0] = (values - self.mean) / self.std
+        out[:, 0] = np.clip((values - self.mean) / self.std, -NUMERIC_MAX_ABS_Z, NUMERIC_MAX_ABS_Z)
         if self.has_missing:
             out[:, 1] = missing
         return out
