@@ -73,7 +73,7 @@ def _emit(result: dict[str, Any], as_json: bool, render) -> None:
 
 
 def _metrics_table(title: str, metrics: dict[str, float]) -> Table:
-    table = Table(title=title, show_header=True, header_style="bold")
+    table = Table(title=title, show_header=True, header_style="bold", min_width=len(title) + 2)  # the title never wraps
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
