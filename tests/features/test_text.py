@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.preprocessing import normalize
 
 from traincraft.errors import BundleError
-from traincraft.features.text import TextEncoder
+from traincraft.features.text import WORD_TOKEN_PATTERN, TextEncoder
 from traincraft.recipe import TextConfig
 
 
@@ -111,3 +115,107 @@ def test_char_ngrams_per_distinct_word_equal_sklearns_char_wb(lowercase):
     fast = enc._char_counts(texts)
     reference = enc._chars.transform(texts)
     assert (fast != reference).nnz == 0
+
+
+# --- the encoding is pinned: bundles trained with it must keep predicting the same -------------
+
+TRICKY_TEXTS = [
+    "Free entry in 2 a wkly comp to win FA Cup final tkts 21st May 2005. Text FA to 87121",
+    "",
+    "   \t\n ",
+    None,
+    12345,
+    3.5,
+    "ÉTÉ été  x İstanbul ß STRASSE Ǆemal",  # lowercasing that changes length ('İ' -> 'i̇')
+    "日本語のテキスト 中文 한국어 العربية עברית",
+    "emoji 😀😀 👍🏽 a😀b 𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+    "snake_case __dunder__ a_b_c 3_000 ５６ ½ ²",
+    "sep\x1cfile\x1dgroup\x1erecord\x1funit\x85nel\u2028line\u00a0nbsp\u3000ideo",
+    "nul\x00inside word\x00 \x00",
+    "x" * 300 + " " + "https://example.com/" + "a/b?c=d&" * 40,
+    " ".join(f"w{i} tok{i % 7}" for i in range(700)),  # far more n-grams than max_tokens
+    "a",
+    "ab ab ab ab",
+    "I",
+    "don't can't won't it's 'quoted' \"double\" (paren) [br] {cb} <ang>",
+    "tabs\tand\nnewlines\r\nand  double  spaces",
+]
+
+
+def reference_counts(texts: list[str], enc: TextEncoder) -> list[sp.csr_matrix]:
+    """The word and char_wb count matrices straight from scikit-learn's HashingVectorizer."""
+    common = dict(n_features=enc.buckets, alternate_sign=False, norm=None, lowercase=enc.lowercase, dtype=np.float32)
+    words = HashingVectorizer(analyzer="word", ngram_range=enc.word_ngrams, token_pattern=WORD_TOKEN_PATTERN, **common)
+    parts = [words.transform(texts)]
+    if enc.char_ngrams:
+        parts.append(HashingVectorizer(analyzer="char_wb", ngram_range=enc.char_ngrams, **common).transform(texts))
+    return parts
+
+
+def reference_transform(series: pd.Series, enc: TextEncoder) -> tuple[np.ndarray, np.ndarray]:
+    """What traincraft 0.1 computed (sklearn hashing, sublinear tf, L2 per part, parts summed / sqrt(parts)),
+    padded to the longest text capped at max_tokens with the heaviest n-grams kept."""
+    texts = [("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)) for v in series.tolist()]
+    total = None
+    parts = reference_counts(texts, enc)
+    for part in parts:
+        part = part.tocsr().astype(np.float32)
+        part.sum_duplicates()
+        np.log(part.data, out=part.data)
+        part.data += 1.0
+        part = normalize(part, norm="l2", copy=False)
+        total = part if total is None else total + part
+    total = total.tocsr()
+    if len(parts) > 1:
+        total.data *= np.float32(1.0 / np.sqrt(len(parts)))
+    total.sum_duplicates()
+    width = max(1, min(int(np.diff(total.indptr).max(initial=0)), enc.max_tokens))
+    ids = np.zeros((len(texts), width), dtype=np.int64)
+    weights = np.zeros((len(texts), width), dtype=np.float32)
+    for i in range(len(texts)):
+        row_ids = total.indices[total.indptr[i] : total.indptr[i + 1]]
+        row_w = total.data[total.indptr[i] : total.indptr[i + 1]]
+        if len(row_ids) > width:
+            keep = np.argsort(-row_w, kind="stable")[:width]
+            row_ids, row_w = row_ids[keep], row_w[keep]
+        ids[i, : len(row_ids)] = row_ids.astype(np.int64) + 1
+        weights[i, : len(row_w)] = row_w
+    return ids, weights
+
+
+def digest(*arrays: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(str(a.shape).encode() + str(a.dtype).encode() + np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({}, "9b9cb308ea1584f5"),
+        ({"word_ngrams": (1, 3), "char_ngrams": (1, 4), "buckets": 4096, "max_tokens": 64}, "5250ec2d37870711"),
+        ({"word_ngrams": (2, 2), "char_ngrams": None, "lowercase": False}, "6f9a0f1a7d46cf9c"),
+        ({"word_ngrams": (1, 1), "char_ngrams": (3, 6), "lowercase": False, "max_tokens": 8}, "a2d4d835290fd8b9"),
+    ],
+)
+def test_encoding_is_pinned_on_fixed_inputs(config, expected):
+    # digests of the exact bytes the first traincraft release wrote for these texts: a change here
+    # means existing bundles would be fed other ids or weights than they were trained on
+    enc = encoder(**config)
+    series = pd.Series(TRICKY_TEXTS, dtype=object)
+    ids, weights = enc.transform(series)
+    ref_ids, ref_weights = reference_transform(series, enc)
+    np.testing.assert_array_equal(ids, ref_ids)
+    np.testing.assert_array_equal(weights, ref_weights)
+    assert digest(ids, weights) == expected
+
+
+def test_encoding_equals_sklearn_reference_on_the_spam_collection(spam_file):
+    texts = pd.read_csv(spam_file, sep="\t", header=None, names=["label", "text"], quoting=3)["text"]
+    enc = encoder()
+    ids, weights = enc.transform(texts)
+    ref_ids, ref_weights = reference_transform(texts, enc)
+    assert ids.shape == ref_ids.shape
+    np.testing.assert_array_equal(ids, ref_ids)
+    np.testing.assert_array_equal(weights, ref_weights)
