@@ -249,3 +249,10 @@ def test_two_group_columns(table):
     schema = infer_schema(table, label="y", data=data)
     with pytest.raises(DataError, match=r"split\.method group needs one 'group' column, but the schema has 2: x, site"):
         make_splits(table, schema, SplitConfig(method="group"), seed=0)
+
+
+def test_restricted_to_keeps_each_row_in_its_split():
+    splits = Splits([0, 2, 4, 6], [1, 3], [5, 7], method="random", seed=3)
+    kept = splits.restricted_to([0, 1, 4, 5, 6, 7])
+    assert kept.train.tolist() == [0, 4, 6] and kept.validation.tolist() == [1] and kept.test.tolist() == [5, 7]
+    assert kept.method == "random" and kept.seed == 3

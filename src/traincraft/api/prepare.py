@@ -1,5 +1,9 @@
 """``prepare``: apply the recipe's ``prepare:`` steps and write prepared.parquet, quarantine.parquet
-and manifest.json. ``train`` calls :func:`prepare_frame` before inferring the schema and splitting."""
+and manifest.json. ``train`` calls :func:`prepare_frame` before inferring the schema.
+
+The split comes first (:func:`split_for_prepare`): the steps that learn from the data (impute's fill
+values, drop_label_issues' model) learn from the training split only, and drop_label_issues drops
+only training rows. ``traincraft prepare`` does the same, so it writes what ``train`` trains on."""
 
 from __future__ import annotations
 
@@ -11,11 +15,11 @@ import pandas as pd
 
 from traincraft._util.atomic import atomic_write_json
 from traincraft.api._inputs import read_source, resolve_recipe, source_name
-from traincraft.data import write_table
-from traincraft.data.prepare import PrepareResult, apply_prepare
+from traincraft.data import Splits, infer_schema, labelled_rows, make_splits, write_table
+from traincraft.data.prepare import FITTED_STEPS, PrepareResult, apply_prepare
 from traincraft.recipe import Recipe
 
-__all__ = ["prepare", "prepare_frame", "write_prepared", "PREPARED", "QUARANTINE", "MANIFEST"]
+__all__ = ["prepare", "prepare_frame", "split_for_prepare", "write_prepared", "PREPARED", "QUARANTINE", "MANIFEST"]
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +32,25 @@ def _base_dir(recipe: Any) -> Path:
     return Path.cwd()
 
 
-def prepare_frame(cfg: Recipe, frame: pd.DataFrame, *, base_dir: str | Path | None = None, schema: Any = None) -> PrepareResult:
-    """Apply ``cfg.prepare`` to ``frame`` (rows keep their ids); the manifest names the source."""
-    result = apply_prepare(frame, cfg.prepare, label=cfg.data.label, schema=schema, base_dir=base_dir, seed=cfg.seed)
+def split_for_prepare(cfg: Recipe, frame: pd.DataFrame, schema: Any) -> Splits:
+    """The recipe's split of ``frame``'s labelled rows, drawn before preparation: its training rows
+    are the ones prepare's fitted steps learn from, and the final split is this one less the rows
+    prepare drops (the same seed and data give the same split, also on resume)."""
+    table, _ = labelled_rows(frame, schema)
+    return make_splits(table, schema, cfg.split, seed=cfg.seed)
+
+
+def prepare_frame(
+    cfg: Recipe,
+    frame: pd.DataFrame,
+    *,
+    base_dir: str | Path | None = None,
+    schema: Any = None,
+    fit_rows: Any = None,
+) -> PrepareResult:
+    """Apply ``cfg.prepare`` to ``frame`` (rows keep their ids); the manifest names the source.
+    ``fit_rows`` (the training split's row ids) are what impute and drop_label_issues learn from."""
+    result = apply_prepare(frame, cfg.prepare, label=cfg.data.label, schema=schema, base_dir=base_dir, seed=cfg.seed, fit_rows=fit_rows)
     result.manifest = {"source": source_name(cfg), **result.manifest}
     return result
 
@@ -77,7 +97,11 @@ def prepare(
         target = Path("prepared") / stem
     if not cfg.prepare:
         log.warning("The recipe has no prepare: steps; the prepared table equals the input.")
-    result = prepare_frame(cfg, frame, base_dir=_base_dir(recipe))
+    fit_rows = schema = None
+    if cfg.data.label is not None and any(step.step in FITTED_STEPS for step in cfg.prepare):
+        schema = infer_schema(frame, label=cfg.data.label, task=cfg.task, data=cfg.data, source_name=source_name(cfg))
+        fit_rows = split_for_prepare(cfg, frame, schema).train  # as train does: fitted steps learn from training rows
+    result = prepare_frame(cfg, frame, base_dir=_base_dir(recipe), schema=schema, fit_rows=fit_rows)
     paths = write_prepared(result, target)
     m = result.manifest
     return {

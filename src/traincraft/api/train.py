@@ -21,7 +21,7 @@ from traincraft._util.fingerprint import frame_fingerprint
 from traincraft._util.seed import seed_everything
 from traincraft.api._inputs import read_source, resolve_recipe, source_name
 from traincraft.api.audit import check_split_leakage
-from traincraft.api.prepare import parquet_safe, prepare_frame, write_prepared
+from traincraft.api.prepare import parquet_safe, prepare_frame, split_for_prepare, write_prepared
 from traincraft.api.run_dir import RunPaths, existing_run_dir, new_run_dir
 from traincraft.data import write_table
 from traincraft.data.audit import CHECKS as AUDIT_CHECKS
@@ -118,9 +118,10 @@ def train(
         raise RecipeError(f"No label column given for {src}: set data.label in the recipe, or pass --label COLUMN.")
     raw_schema = infer_schema(frame, label=cfg.data.label, task=cfg.task, data=cfg.data, source_name=src)
     fingerprint = frame_fingerprint(frame)
-    prepared = None
+    prepared = drawn = None
     if cfg.prepare:  # every dropped or changed row goes to the quarantine, with the step and the reason
-        prepared = prepare_frame(cfg, frame, base_dir=_recipe_dir(data), schema=raw_schema)
+        drawn = split_for_prepare(cfg, frame, raw_schema)  # split first: fitted steps learn from training rows only
+        prepared = prepare_frame(cfg, frame, base_dir=_recipe_dir(data), schema=raw_schema, fit_rows=drawn.train)
     source_frame = frame
     frame = prepared.prepared if prepared is not None else frame
     schema = infer_schema(frame, label=cfg.data.label, task=cfg.task, data=cfg.data, source_name=src) if prepared is not None else raw_schema
@@ -137,7 +138,7 @@ def train(
     _audit(paths, source_frame, raw_schema, cfg)
     _record_data(paths, source_frame, prepared, unlabelled, fingerprint, src)
 
-    splits = _splits(paths, table, schema, cfg, resume is not None)
+    splits = _splits(paths, table, schema, cfg, resume is not None, drawn)
     if train_fraction < 1.0 and resume is None:  # traincraft curve: a nested, stratified share of the training split
         labels = table[schema.label] if schema.task != "regression" else None
         splits = subsample_train(splits, labels, train_fraction, seed=cfg.seed)
@@ -306,14 +307,23 @@ def _recipe_dir(data: Any) -> Path:
     return Path.cwd()
 
 
-def _splits(paths: RunPaths, table: pd.DataFrame, schema: Schema, cfg: Recipe, resuming: bool) -> Splits:
+def _splits(paths: RunPaths, table: pd.DataFrame, schema: Schema, cfg: Recipe, resuming: bool, drawn: Splits | None) -> Splits:
+    """The split drawn before prepare (``drawn``) less the rows prepare dropped, else a new one."""
     if resuming and paths.splits.exists():
         splits = Splits.load(paths.splits)
         known = set(table.index)
         if not all(i in known for part in (splits.train, splits.validation, splits.test) for i in part):
             raise DataError(f"The data no longer matches the splits saved in {paths.splits}; it changed since the run started.")
         return splits
-    splits = make_splits(table, schema, cfg.split, seed=cfg.seed)
+    if drawn is None:
+        splits = make_splits(table, schema, cfg.split, seed=cfg.seed)
+    else:
+        splits = drawn.restricted_to(table.index)
+        placed = np.concatenate([splits.train, splits.validation, splits.test])
+        extra = table.index.difference(pd.Index(placed)).to_numpy()  # rows a review relabelled from no label
+        if len(extra):
+            log.info("%d row(s) got a label in prepare and join the training split.", len(extra))
+            splits = Splits(np.sort(np.concatenate([splits.train, extra])), splits.validation, splits.test, method=splits.method, seed=splits.seed)
     splits.save(paths.splits)
     return splits
 

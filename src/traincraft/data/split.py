@@ -63,6 +63,12 @@ class Splits:
             f"Row {row} is in both the {holders[0]} and the {holders[1]} split; splits must not share rows."
         )
 
+    def restricted_to(self, row_ids: Any) -> Splits:
+        """The same split less the rows not in ``row_ids`` (those a prepare step dropped)."""
+        keep = np.asarray(pd.Index(row_ids).to_numpy())
+        parts = [getattr(self, name)[np.isin(getattr(self, name), keep)] for name in SPLITS]
+        return Splits(*parts, method=self.method, seed=self.seed)
+
     @property
     def sizes(self) -> dict[str, int]:
         """Rows per split: ``{"train": n, "validation": n, "test": n}``."""

@@ -195,3 +195,36 @@ def test_frame_errors() -> None:
         apply_prepare(_table(), [], label="z")
     with pytest.raises(DataError, match="drop_label_issues needs a label"):
         apply_prepare(_table(), [{"step": "drop_label_issues"}])
+
+
+def test_impute_learns_its_fill_value_from_the_training_rows_only() -> None:
+    df = pd.DataFrame({"age": [10.0, 20.0, np.nan, 30.0, 1000.0, 2000.0, np.nan], "c": ["a", "a", None, "b", "b", "b", None], "y": [0, 1] * 3 + [0]})
+    train = [0, 1, 2, 3]  # rows 4-6 stand for validation/test: their values must not shape the fill
+    r = apply_prepare(df, [{"step": "impute", "columns": ["age", "c"], "strategy": "median"}], label="y", fit_rows=train)
+    assert r.prepared.loc[2, "age"] == r.prepared.loc[6, "age"] == 20.0  # median of 10, 20, 30; whole table: 30
+    assert r.prepared.loc[2, "c"] == r.prepared.loc[6, "c"] == "a"  # training mode; whole-table mode is 'b'
+    assert r.manifest["steps"][0]["details"]["fitted_on_rows"] == 4 and r.manifest["fitted_on"] == "the training split (4 rows)"
+    whole = apply_prepare(df, [{"step": "impute", "columns": ["age"]}], label="y")
+    assert whole.prepared.loc[2, "age"] == 30.0 and whole.manifest["fitted_on"] == "all rows"
+    _check_accounting(r, df)
+    with pytest.raises(DataError, match="empty in every row of the training split"):
+        apply_prepare(df, [{"step": "impute", "columns": ["age"]}], label="y", fit_rows=[2, 6])
+    with pytest.raises(DataError, match="fit_rows names 1 row id"):
+        apply_prepare(df, [], label="y", fit_rows=[0, 99])
+
+
+def test_drop_label_issues_scores_and_drops_only_training_rows() -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    df = load_breast_cancer(as_frame=True).frame.rename(columns={"target": "y"})
+    rng = np.random.default_rng(1)
+    flipped = rng.choice(len(df), 60, replace=False)
+    df.loc[flipped, "y"] = 1 - df.loc[flipped, "y"]
+    held_out = set(range(400, len(df)))  # validation + test: never scored, never dropped
+    r = apply_prepare(df, [{"step": "drop_label_issues", "threshold": 0.5}], label="y", fit_rows=list(range(400)))
+    dropped = set(r.quarantine["_row_id"])
+    assert dropped and dropped.isdisjoint(held_out) and held_out <= set(r.prepared.index)
+    flipped_train = {int(i) for i in flipped if i < 400}
+    assert len(dropped & flipped_train) >= 0.6 * len(flipped_train)
+    assert r.manifest["steps"][0]["details"]["scored_rows"] == 400
+    _check_accounting(r, df)

@@ -8,6 +8,12 @@
 Invariant (tested): for every step, rows in = rows out + rows quarantined (dropped). A changed
 row stays in the output and is also written to the quarantine with its original values and
 ``_action: changed``; the manifest counts both.
+
+No leakage (DESIGN.md invariant 2): the steps that learn from the data (``FITTED_STEPS``: impute's
+fill values, drop_label_issues' out-of-fold model) learn only from ``fit_rows``, the training
+split, when it is given; drop_label_issues then drops only training rows, so validation and test
+rows are never judged by their labels. ``train`` splits the labelled rows first and passes the
+training split's row ids.
 """
 
 from __future__ import annotations
@@ -37,13 +43,14 @@ from traincraft.data.prepare._outcome import StepContext, StepOutcome
 from traincraft.errors import DataError, RecipeError, TraincraftError
 from traincraft.recipe._prepare import PrepareStep
 
-__all__ = ["STEPS", "PrepareResult", "apply_prepare", "QUARANTINE_COLUMNS"]
+__all__ = ["STEPS", "FITTED_STEPS", "PrepareResult", "apply_prepare", "QUARANTINE_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
 STEPS: dict[str, ModuleType] = {
     m.NAME: m for m in (dedupe, drop_missing, impute, redact, filter, drop_label_issues, relabel, drop_columns)
 }
+FITTED_STEPS = ("impute", "drop_label_issues")  # learn from the rows: only from fit_rows when given
 QUARANTINE_COLUMNS = ("_row_id", "_step", "_action", "_reason")
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(PrepareStep)
 
@@ -80,12 +87,15 @@ def apply_prepare(
     review: Any = None,
     base_dir: Any = None,
     seed: int = 0,
+    fit_rows: Sequence[Any] | None = None,
 ) -> PrepareResult:
     """Apply ``steps`` (recipe step models or dicts) to ``df`` in order.
 
     ``label`` names the label column (dedupe ``keep: majority``, label issues, relabel);
     ``review`` is a decisions DataFrame (or file) for ``relabel`` instead of the step's file;
-    ``base_dir`` is where relative paths in the steps point (the recipe's folder).
+    ``base_dir`` is where relative paths in the steps point (the recipe's folder); ``fit_rows``
+    are the row ids (the training split) that impute and drop_label_issues learn from, and the only
+    rows drop_label_issues may drop; None lets them use every row.
     """
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"prepare needs a pandas DataFrame, got {type(df).__name__}.")
@@ -94,7 +104,12 @@ def apply_prepare(
     if label is not None and label not in df.columns:
         raise DataError(f"Label column '{label}' is not in the data. Columns: {', '.join(map(str, df.columns))}.")
     validated = _validate_steps(steps)
-    sc = StepContext(label=label, schema=schema, review=review, base_dir=base_dir, seed=seed)
+    if fit_rows is not None:
+        fit_rows = pd.Index(fit_rows)
+        unknown = fit_rows.difference(df.index)
+        if len(unknown):
+            raise DataError(f"fit_rows names {len(unknown)} row id(s) that are not in the table, e.g. {unknown[0]!r}.")
+    sc = StepContext(label=label, schema=schema, review=review, base_dir=base_dir, seed=seed, fit_rows=fit_rows)
     current = df
     entries: list[pd.DataFrame] = []
     records = []
@@ -146,6 +161,7 @@ def apply_prepare(
         "columns_in": [str(c) for c in df.columns],
         "columns_out": [str(c) for c in current.columns],
         "steps": records,
+        "fitted_on": "all rows" if fit_rows is None else f"the training split ({len(fit_rows):,} rows)",
         "invariant": "for every step: rows_in = rows_out + rows_quarantined; changed rows stay in the output and are also in the quarantine (_action: changed)",
     }
     return PrepareResult(current, quarantine, manifest)

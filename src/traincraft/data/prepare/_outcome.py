@@ -20,6 +20,13 @@ class StepContext:
     review: Any = None  # a decisions DataFrame, or a path, for relabel
     base_dir: Any = None  # where relative paths of the recipe point
     seed: int = 0
+    fit_rows: Any = None  # row ids fitted steps learn from (the training split); None: every row
+
+    def fit_mask(self, df: pd.DataFrame) -> np.ndarray:
+        """Which of ``df``'s rows a fitted step (impute, drop_label_issues) may learn from."""
+        if self.fit_rows is None:
+            return np.ones(len(df), dtype=bool)
+        return df.index.isin(self.fit_rows)
 
 
 @dataclass

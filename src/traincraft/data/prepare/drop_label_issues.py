@@ -1,5 +1,9 @@
 """``drop_label_issues``: drop rows confident learning flags as mislabelled, when the out-of-fold
-probability of their given label is below the step's threshold."""
+probability of their given label is below the step's threshold.
+
+Only the training split is scored and dropped (``StepContext.fit_rows``, set by ``train``): the
+out-of-fold model never sees validation or test rows, and a hard or mislabelled test row stays in
+the test split, so cleaning cannot flatter the test metrics."""
 
 from __future__ import annotations
 
@@ -18,11 +22,12 @@ NAME = "drop_label_issues"
 def apply(df: pd.DataFrame, step: DropLabelIssuesStep, sc: StepContext) -> StepOutcome:
     if sc.label is None:
         raise DataError("drop_label_issues needs a label column; set data.label in the recipe.")
-    ctx = AuditContext.build(df, label=sc.label, schema=sc.schema)
+    scored = sc.fit_mask(df)
+    ctx = AuditContext.build(df.loc[scored], label=sc.label, schema=sc.schema)
     review = find_label_issues(ctx, seed=sc.seed, folds=step.folds)
     if review.skipped:
         outcome = StepOutcome(df)
-        outcome.details = {"skipped": review.skipped}
+        outcome.details = {"skipped": review.skipped, "scored_rows": int(scored.sum())}
         return outcome
     flagged = {
         rid: (given, suggested, float(q))
@@ -38,5 +43,5 @@ def apply(df: pd.DataFrame, step: DropLabelIssuesStep, sc: StepContext) -> StepO
         dtype=object,
     )
     outcome = drop_rows(df, mask, reasons)
-    outcome.details = {"flagged": len(review.row_ids), "dropped": int(mask.sum()), "threshold": step.threshold}
+    outcome.details = {"scored_rows": int(scored.sum()), "flagged": len(review.row_ids), "dropped": int(mask.sum()), "threshold": step.threshold}
     return outcome

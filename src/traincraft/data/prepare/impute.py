@@ -1,5 +1,9 @@
 """``impute``: fill empty cells with the median / most common value / a constant, and add a
-``<column>_missing`` indicator. Filled rows are 'changed': the quarantine keeps their originals."""
+``<column>_missing`` indicator. Filled rows are 'changed': the quarantine keeps their originals.
+
+The median and the mode are computed from the training split's rows only (``StepContext.fit_rows``,
+set by ``train``) and then filled into every row, like a fitted imputer: validation and test values
+never shape what is filled."""
 
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ def apply(df: pd.DataFrame, step: ImputeStep, sc: StepContext) -> StepOutcome:
         if sc.label in step.columns:
             raise DataError(f"impute: '{sc.label}' is the label; a made-up label is worse than none. Use drop_missing for rows without a label.")
         masks = {c: marker_mask(df[c], step.missing_values) for c in step.columns}
+    fit = sc.fit_mask(df)
     out = df.copy()
     changed: dict = {}
     added = []
@@ -50,7 +55,12 @@ def apply(df: pd.DataFrame, step: ImputeStep, sc: StepContext) -> StepOutcome:
         present = ~mask
         if not present.any() and step.strategy != "constant":
             raise DataError(f"impute: column '{col}' is empty in every row, so it has no {step.strategy} to fill with; drop it (drop_columns) or use strategy: constant.")
-        fill = _fill_value(df[col], present, step.strategy, step.value)
+        if not (present & fit).any() and step.strategy != "constant":
+            raise DataError(
+                f"impute: column '{col}' is empty in every row of the training split, so it has no {step.strategy} to "
+                "fill with; drop it (drop_columns) or use strategy: constant."
+            )
+        fill = _fill_value(df[col], present & fit, step.strategy, step.value)
         column = out[col]
         if pd.api.types.is_numeric_dtype(column.dtype) and not isinstance(fill, (int, float, np.number)):
             column = column.astype(object)
@@ -70,4 +80,4 @@ def apply(df: pd.DataFrame, step: ImputeStep, sc: StepContext) -> StepOutcome:
                 raise DataError(f"impute: the indicator column '{name}' already exists; rename it or set indicator: false.")
             out[name] = mask
             added.append(name)
-    return StepOutcome(out, changed=changed, columns_added=added, details={"filled": {k: str(v) for k, v in filled.items()}})
+    return StepOutcome(out, changed=changed, columns_added=added, details={"filled": {k: str(v) for k, v in filled.items()}, "fitted_on_rows": int(fit.sum())})
