@@ -41,7 +41,7 @@ def test_digits_k10_beats_scikit_learn_kmeans_in_the_same_run(digits_k10):
 
     model = load_unsupervised(digits_k10.bundle_dir)
     frame = sklearn_frame("digits")
-    x = model.features.transform(model.encoder.transform(frame)).numpy()
+    x = model.space.transform(frame).numpy()
     theirs = adjusted_rand_score(frame["target"], SkKMeans(10, random_state=0).fit(x).labels_)
     ours = digits_k10.metrics["adjusted_rand"]
     assert ours == pytest.approx(adjusted_rand_score(frame["target"], digits_k10.labels))
@@ -124,7 +124,7 @@ def test_reference_column_is_kept_out_of_the_features_even_when_not_declared(tmp
     frame = pd.DataFrame({"a": np.r_[rng.normal(0, 1, 40), rng.normal(8, 1, 40)], "b": rng.normal(0, 1, 80), "group": [0] * 40 + [1] * 40})
     run = cluster(frame, recipe={"cluster": {"k": 2, "reference": "group"}, "train": {"threads": 1}}, runs_dir=tmp_path)
     assert run.metrics["adjusted_rand"] == 1.0
-    assert load_unsupervised(run.bundle_dir).encoder.columns == ["a", "b"]
+    assert load_unsupervised(run.bundle_dir).input_columns == ["a", "b"]
 
 
 def test_run_task_dispatches_by_task_and_refuses_resume(tmp_path):

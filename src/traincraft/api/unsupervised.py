@@ -36,8 +36,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from traincraft._util.atomic import atomic_write_json, atomic_write_text, replace_dir
 from traincraft._util.fingerprint import file_sha256, frame_fingerprint
@@ -46,21 +45,28 @@ from traincraft._util.suggest import did_you_mean
 from traincraft.api._inputs import read_source, resolve_recipe, source_name
 from traincraft.api.run_dir import RunPaths, new_run_dir
 from traincraft.data import Schema, infer_schema, make_splits, write_table
-from traincraft.errors import BundleError, RecipeError, SchemaError
+from traincraft.errors import RecipeError, SchemaError
+from traincraft.features.cluster_space import ClusterSpace
 from traincraft.features.table import TableEncoder
 from traincraft.models.autoencoder import AutoEncoder
-from traincraft.models.kmeans import KMeans
+from traincraft.models.pretrained import resolve_pretrained
 from traincraft.recipe import Recipe, SplitConfig, save_recipe
 from traincraft.serving import library_versions
+from traincraft.serving.unsupervised import (
+    ANOMALY_FORMAT,
+    CLUSTER_FORMAT,
+    UNSUPERVISED_FORMAT_VERSION,
+    AnomalyPredictor,
+    ClusterPredictor,
+    read_unsupervised_bundle,
+)
 from traincraft.training import Callback, FitResult
 from traincraft.training.anomaly import anomaly_scores, contamination_threshold, fit_autoencoder
-from traincraft.training.clustering import ClusterFeatures, choose_k, cluster_profiles, fit_kmeans, silhouette_score
+from traincraft.training.clustering import choose_k, cluster_profiles, fit_kmeans, silhouette_score
 
 __all__ = [
     "ClusterRun",
     "AnomalyRun",
-    "ClusterModel",
-    "AnomalyModel",
     "cluster",
     "detect_anomalies",
     "load_unsupervised",
@@ -71,9 +77,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 UNSUPERVISED_TASKS = ("cluster", "anomaly", "rl")
-CLUSTER_FORMAT = "traincraft-clusters"
-ANOMALY_FORMAT = "traincraft-anomaly"
-FORMAT_VERSION = 1  # bumped when either bundle.json changes incompatibly
 BUNDLE_JSON = "bundle.json"
 WEIGHTS_FILE = "model.safetensors"
 CLUSTERS_FILE = "clusters.json"
@@ -209,7 +212,7 @@ def _row_id(value: Any) -> Any:
 def _save_bundle(directory: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
     meta = {
         **meta,
-        "format_version": FORMAT_VERSION,
+        "format_version": UNSUPERVISED_FORMAT_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": library_versions(),
     }
@@ -235,9 +238,14 @@ def cluster(
     prep = _prepare(data, recipe, "cluster", name, runs_dir)
     cfg, frame, paths = prep.cfg, prep.frame, prep.paths
     ccfg = cfg.cluster
-    encoder = TableEncoder.fit(frame, prep.schema, cfg.model)
-    features = ClusterFeatures.fit(encoder, scale=ccfg.scale)
-    x = features.transform(encoder.transform(frame))  # (N, F)
+    text_embedding = None
+    if ccfg.text_embedding is not None:
+        base_dir = Path(cfg.data.source).parent if cfg.data.source and ":" not in cfg.data.source else None
+        text_embedding = resolve_pretrained(ccfg.text_embedding, base_dir=base_dir).to_json()
+    space = ClusterSpace.fit(
+        frame, prep.schema, cfg.model, scale=ccfg.scale, text_embedding=text_embedding, text_max_length=ccfg.text_max_length
+    )
+    x = space.transform(frame)  # (N, F)
     if ccfg.k == "auto":
         choice = choose_k(x, config=ccfg, seed=cfg.seed)
         fit, scores, chosen_by = choice.fit, choice.scores, f"silhouette over k = {ccfg.k_range[0]}..{ccfg.k_range[1]}"
@@ -283,8 +291,7 @@ def cluster(
             "format": CLUSTER_FORMAT,
             "task": "cluster",
             "schema": prep.schema.to_json(),
-            "encoder": encoder.to_json(),
-            "features": features.to_json(),
+            "space": space.to_json(),
             "model": fit.model.spec(),
             "metrics": _finite_dict(metrics),
             "recipe": cfg.model_dump(mode="json"),
@@ -443,70 +450,13 @@ def _top_rows(
 
 
 # --- loading a bundle back ------------------------------------------------------------------------
-class ClusterModel:
-    """A loaded clustering bundle: ``predict(df)`` gives each row's ``cluster`` and ``distance`` to its centre."""
+def load_unsupervised(bundle: str | Path) -> ClusterPredictor | AnomalyPredictor:
+    """Read a clustering or anomaly bundle (the ``bundle`` folder, or its run directory); strict, no pickle.
 
-    def __init__(self, path: Path, meta: dict[str, Any], state: dict[str, torch.Tensor]) -> None:
-        self.path, self.meta = path, meta
-        self.encoder = TableEncoder.from_json(meta["encoder"])
-        self.features = ClusterFeatures.from_json(meta["features"])
-        self.model = KMeans.from_spec(meta["model"])
-        self.model.load_state_dict(state, strict=True)
-        self.model.eval()
-
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        labels, dists = self.model.assign(self.features.transform(self.encoder.transform(frame)))
-        return pd.DataFrame({"cluster": labels.numpy(), "distance": np.sqrt(dists.numpy())}, index=frame.index)
-
-
-class AnomalyModel:
-    """A loaded anomaly bundle: ``predict(df)`` gives each row's ``score`` and ``is_anomaly`` (score above the threshold)."""
-
-    def __init__(self, path: Path, meta: dict[str, Any], state: dict[str, torch.Tensor]) -> None:
-        self.path, self.meta = path, meta
-        self.encoder = TableEncoder.from_json(meta["encoder"])
-        spec = meta["model"]
-        config = spec["config"]
-        self.model = AutoEncoder(
-            spec["spec"], hidden=config["hidden"], bottleneck=config["bottleneck"], dropout=config["dropout"], activation=config["activation"]
-        )
-        self.model.load_state_dict(state, strict=True)
-        self.model.eval()
-        self.threshold = float(meta["threshold"])
-
-    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        scores = anomaly_scores(self.model, self.encoder.transform(frame)).numpy().astype(np.float64)
-        return pd.DataFrame({"score": scores, "is_anomaly": scores > self.threshold}, index=frame.index)
-
-
-def load_unsupervised(bundle: str | Path) -> ClusterModel | AnomalyModel:
-    """Read a clustering or anomaly bundle (the ``bundle`` folder, or its run directory); strict, no pickle."""
-    path = Path(bundle)
-    if path.is_dir() and not (path / BUNDLE_JSON).exists() and (path / "bundle" / BUNDLE_JSON).exists():
-        path = path / "bundle"
-    meta_path, weights_path = path / BUNDLE_JSON, path / WEIGHTS_FILE
-    missing = [p.name for p in (meta_path, weights_path) if not p.exists()]
-    if missing:
-        raise BundleError(f"Bundle {path} is missing {', '.join(missing)}; pass the bundle folder of a cluster or anomaly run.")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BundleError(f"{meta_path} is not valid JSON ({exc}); the bundle is corrupt.") from None
-    kind = meta.get("format") if isinstance(meta, dict) else None
-    if kind not in (CLUSTER_FORMAT, ANOMALY_FORMAT):
-        raise BundleError(f"{path} holds a {kind or 'non-traincraft'} bundle, not a cluster or anomaly bundle.")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise BundleError(f"Bundle {path} has format version {meta.get('format_version')}; this traincraft reads {FORMAT_VERSION}.")
-    if meta.get("weights_sha256") and file_sha256(weights_path) != meta["weights_sha256"]:
-        raise BundleError(f"{weights_path} does not match the checksum in {BUNDLE_JSON}; the weights were changed or are corrupt.")
-    try:
-        state = load_file(str(weights_path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise BundleError(f"{weights_path} could not be read as safetensors ({exc}); the bundle is corrupt.") from None
-    try:
-        return ClusterModel(path, meta, state) if kind == CLUSTER_FORMAT else AnomalyModel(path, meta, state)
-    except (RuntimeError, KeyError, TypeError) as exc:
-        raise BundleError(f"The weights in {weights_path} do not fit the model described in {BUNDLE_JSON}: {exc!r}") from None
+    The same as ``traincraft.load`` for these bundles (serving owns the loaded models).
+    """
+    contents = read_unsupervised_bundle(bundle)
+    return ClusterPredictor(contents) if contents.meta["format"] == CLUSTER_FORMAT else AnomalyPredictor(contents)
 
 
 # --- dispatch from train() --------------------------------------------------------------------------

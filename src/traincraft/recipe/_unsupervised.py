@@ -10,6 +10,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from traincraft._util.suggest import did_you_mean
+from traincraft.recipe._finetune import KNOWN_PRETRAINED
+
 __all__ = ["ClusterConfig", "AnomalyConfig", "PPOConfig", "DQNConfig", "RLConfig"]
 
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -47,7 +50,14 @@ class ClusterConfig(_Strict):
     """Optional column of known classes (give it `role: ignore`) to score the clusters against (adjusted
     Rand index, normalised mutual information). Never used for fitting."""
     profile_rows: Annotated[int, Field(ge=0)] = 5
-    """Rows nearest each centre listed in the cluster profiles (by row id)."""
+    """Rows nearest each centre listed in the cluster profiles and the report."""
+    text_embedding: str | None = None
+    """Pretrained sentence encoder that text columns are embedded with: a known name (`minilm`, the packaged
+    all-MiniLM-L6-v2) or a local Hugging Face model directory. Each text becomes one unit-length vector (mean of
+    the token vectors), so distances between texts follow their cosine similarity. Null: text columns are refused
+    (give them role: ignore)."""
+    text_max_length: int = Field(default=128, ge=8, le=8192)
+    """Longest text in tokens for `text_embedding`; longer texts are cut (all-MiniLM-L6-v2 was trained on 128)."""
 
     @model_validator(mode="after")
     def _check_k(self) -> ClusterConfig:
@@ -56,6 +66,22 @@ class ClusterConfig(_Strict):
             raise ValueError(f"cluster.k_range must be two integers 2 <= low <= high, got {list(self.k_range)}")
         if self.k != "auto" and self.k < 1:
             raise ValueError(f"cluster.k must be at least 1 (or 'auto'), got {self.k}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_text_embedding(self) -> ClusterConfig:
+        name = self.text_embedding
+        if name is None:
+            return self
+        if not name.strip():
+            raise ValueError("cluster.text_embedding is empty; give a known name (minilm), a model directory, or null")
+        looks_like_path = "/" in name or "\\" in name or name.startswith(".") or name.startswith("~")
+        if name not in KNOWN_PRETRAINED and not looks_like_path:
+            hint = did_you_mean(name, KNOWN_PRETRAINED)
+            raise ValueError(
+                f"cluster.text_embedding is {name!r}, which is neither a known encoder ({', '.join(KNOWN_PRETRAINED)}) nor a "
+                f"path to a model directory (write ./{name} for a directory here).{hint}"
+            )
         return self
 
 

@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 from traincraft._util.atomic import atomic_write_json, replace_dir
 from traincraft._util.fingerprint import file_sha256
 from traincraft._version import __version__
-from traincraft.errors import BundleError
+from traincraft.errors import BundleError, SchemaError
 from traincraft.rl.policy import Policy
 
 __all__ = ["PolicyBundle", "save_policy_bundle", "load_policy", "POLICY_FORMAT", "POLICY_FORMAT_VERSION"]
@@ -64,6 +64,49 @@ class PolicyBundle:
     @property
     def env_kwargs(self) -> dict[str, Any]:
         return dict(self.meta["env"].get("kwargs") or {})
+
+    task = "rl"
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return dict(self.meta.get("metrics") or {})
+
+    def __repr__(self) -> str:
+        return f"PolicyBundle(env={self.env_id!r}, algorithm={self.meta['policy']['algorithm']!r}, path='{self.path}')"
+
+    def predict(self, observations: Any) -> np.ndarray:
+        """Deterministic actions as the environment takes them: ints ``(N,)`` (Discrete) or floats ``(N, *shape)``
+        clipped to the action bounds (Box), for observations ``(N, obs_dim)``; one observation gives one action."""
+        space = self.policy.space
+        if space.obs_kind == "discrete":
+            raw = np.asarray(observations)
+            single = raw.ndim == 0
+            codes = raw.reshape(-1)
+            if not np.issubdtype(codes.dtype, np.integer) or (codes.size and (codes.min() < 0 or codes.max() >= space.obs_dim)):
+                raise SchemaError(
+                    f"{self.env_id} observations are integers 0..{space.obs_dim - 1} (a Discrete space); got {observations!r:.120}."
+                )
+            obs = np.stack([space.encode_obs(c) for c in codes]) if codes.size else np.zeros((0, space.obs_dim), np.float32)
+        else:
+            try:
+                obs = np.asarray(observations, dtype=np.float32)
+            except (TypeError, ValueError):
+                raise SchemaError(f"Observations must be numbers, shape (N, {space.obs_dim}); got {type(observations).__name__}.") from None
+            single = obs.ndim == 1
+            obs = obs.reshape(1, -1) if single else obs.reshape(obs.shape[0], -1) if obs.ndim > 1 else obs
+            if obs.ndim != 2 or obs.shape[1] != space.obs_dim:
+                raise SchemaError(
+                    f"{self.env_id} observations have {space.obs_dim} numbers each; got shape {np.asarray(observations).shape}. "
+                    f"Pass one observation ({space.obs_dim},) or a batch (N, {space.obs_dim})."
+                )
+            if not np.isfinite(obs).all():
+                raise SchemaError("Observations hold NaN or inf; the policy cannot act on them.")
+        actions = self.policy.act(obs)  # (N,) or (N, action_dim)
+        if space.action_kind == "box":
+            actions = np.stack([space.env_action(a) for a in actions]) if len(actions) else actions.reshape(0, *space.action_shape)
+        else:
+            actions = actions.astype(np.int64)
+        return actions[0] if single else actions
 
 
 def save_policy_bundle(

@@ -2,5 +2,6 @@
 
 from traincraft.serving.bundle import BundleContents, library_versions, read_bundle, save_bundle
 from traincraft.serving.predictor import Predictor, load
+from traincraft.serving.unsupervised import AnomalyPredictor, ClusterPredictor
 
-__all__ = ["BundleContents", "Predictor", "library_versions", "load", "read_bundle", "save_bundle"]
+__all__ = ["AnomalyPredictor", "BundleContents", "ClusterPredictor", "Predictor", "library_versions", "load", "read_bundle", "save_bundle"]

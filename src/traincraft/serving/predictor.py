@@ -5,10 +5,11 @@ It carries no training code: the bundle's encoders and network are all it needs.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,10 @@ from traincraft.errors import RecipeError, SchemaError
 from traincraft.features.labels import LabelCodec
 from traincraft.features.pretrained_text import encoder_from_json
 from traincraft.serving.bundle import BundleContents, read_bundle
+from traincraft.serving.unsupervised import ANOMALY_FORMAT, CLUSTER_FORMAT, AnomalyPredictor, ClusterPredictor, read_unsupervised_bundle
+from traincraft.rl.bundle import POLICY_FORMAT, PolicyBundle, load_policy  # the policy network only: no training code, no gymnasium
 
-__all__ = ["Predictor", "load"]
+__all__ = ["Predictor", "load", "LoadedModel"]
 
 log = logging.getLogger(__name__)
 
@@ -129,18 +132,48 @@ class Predictor:
 
 
 RUNTIMES = ("torch", "onnx")
+LoadedModel = Union["Predictor", ClusterPredictor, AnomalyPredictor, PolicyBundle]
 
 
-def load(bundle: str | Path, *, runtime: str = "torch") -> Predictor:
-    """Load a bundle directory (or the run directory holding it) as a :class:`Predictor`.
+def _bundle_format(bundle: str | Path) -> str | None:
+    """The ``format`` of the bundle.json at ``bundle`` (a bundle folder, its run directory or the file), if readable."""
+    path = Path(bundle)
+    candidates = [path] if path.name == "bundle.json" else [path / "bundle.json", path / "bundle" / "bundle.json"]
+    for candidate in candidates:
+        if candidate.is_file():
+            try:
+                meta = json.loads(candidate.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError, OSError):
+                return None  # read_bundle says what is wrong with it
+            return meta.get("format") if isinstance(meta, dict) else None
+    return None
 
-    ``runtime="onnx"`` runs the network in onnxruntime from the ``model.onnx`` that
+
+def load(bundle: str | Path, *, runtime: str = "torch") -> LoadedModel:
+    """Load a bundle directory (or the run directory holding it), whichever task wrote it.
+
+    A supervised bundle gives a :class:`Predictor` (labels and probabilities, or values); a
+    ``task: cluster`` bundle a :class:`ClusterPredictor` (cluster and distance per row); a
+    ``task: anomaly`` bundle an :class:`AnomalyPredictor` (score and is_anomaly per row); a
+    ``task: rl`` bundle a :class:`~traincraft.rl.bundle.PolicyBundle` (``predict(observations)``
+    gives actions). Every kind is safetensors + JSON with its weights' sha256 checked: loading runs
+    no code from the bundle.
+
+    ``runtime="onnx"`` runs a supervised network in onnxruntime from the ``model.onnx`` that
     ``traincraft export BUNDLE --format onnx`` wrote (the encoders are the same either way).
     """
+    if runtime not in RUNTIMES:
+        raise RecipeError(f"runtime must be one of {', '.join(RUNTIMES)}; got {runtime!r}.")
+    kind = _bundle_format(bundle)
+    if kind in (CLUSTER_FORMAT, ANOMALY_FORMAT, POLICY_FORMAT):
+        if runtime != "torch":
+            raise RecipeError(f"runtime={runtime!r} runs supervised bundles; {bundle} is a {kind} bundle. Load it with runtime='torch'.")
+        if kind == POLICY_FORMAT:
+            return load_policy(bundle)
+        contents = read_unsupervised_bundle(bundle)
+        return ClusterPredictor(contents) if kind == CLUSTER_FORMAT else AnomalyPredictor(contents)
     if runtime == "onnx":
         from traincraft.serving.onnx_export import load_onnx
 
         return load_onnx(bundle)
-    if runtime != "torch":
-        raise RecipeError(f"runtime must be one of {', '.join(RUNTIMES)}; got {runtime!r}.")
     return Predictor(read_bundle(bundle))

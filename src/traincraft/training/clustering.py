@@ -1,7 +1,6 @@
-"""Fitting k-means: the feature matrix, k-means++ seeding, mini-batch updates, Lloyd refinement, k by silhouette.
+"""Fitting k-means: k-means++ seeding, mini-batch updates, Lloyd refinement, k by silhouette, cluster profiles.
 
-    features = ClusterFeatures.fit(encoder, scale="column")
-    x = features.transform(encoder.transform(df))               # (N, F) float32
+    x = ClusterSpace.fit(df, schema, scale="column").transform(df)   # (N, F) float32 (traincraft.features.cluster_space)
     fit = fit_kmeans(x, k=10, config=recipe.cluster, seed=0)     # lowest inertia of n_init restarts
     choice = choose_k(x, config=recipe.cluster, seed=0)          # k: auto, by silhouette on a sample
 
@@ -25,13 +24,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from traincraft.errors import DataError, RecipeError, SchemaError
-from traincraft.features.table import EncodedTable, TableEncoder
+from traincraft.errors import DataError, RecipeError
+from traincraft.features.cluster_space import ClusterFeatures
 from traincraft.models.kmeans import ASSIGN_CHUNK, KMeans, squared_distances
 from traincraft.recipe._unsupervised import ClusterConfig
 
 __all__ = [
-    "ClusterFeatures",
+    "ClusterFeatures",  # re-exported from traincraft.features.cluster_space, where it lives
     "KMeansFit",
     "KChoice",
     "fit_kmeans",
@@ -43,78 +42,13 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ONE_HOT_SCALE = 1.0 / math.sqrt(2.0)  # two different categories end 1 apart, like values 1 std apart
 INIT_SAMPLE = 20_000  # rows k-means++ seeds from; more rows change the seeding little and cost k passes each
 PROFILE_COLUMNS = 12  # columns shown per cluster profile, the most distinctive first
-_DENSE_KINDS = ("numeric", "boolean", "datetime")
 
 
 def _generator(*key: int) -> torch.Generator:
     seed = int(np.random.SeedSequence([k & (2**63 - 1) for k in key]).generate_state(1, dtype=np.uint64)[0])
     return torch.Generator().manual_seed(seed & (2**63 - 1))
-
-
-# --- the feature matrix ---------------------------------------------------------------------------
-class ClusterFeatures:
-    """Encoded table → one float matrix for distances: dense columns (rescaled per ``scale``) + scaled one-hots.
-
-    ``column`` keeps the encoders' per-column standardisation. ``shared`` multiplies each numeric
-    column back by its training std and divides all of them by one common scale (the root mean
-    square of those stds), so columns in the same unit keep their relative spread.
-    """
-
-    def __init__(self, dense_factors: list[float], cardinalities: list[int], scale: str) -> None:
-        self.dense_factors = [float(f) for f in dense_factors]
-        self.cardinalities = [int(c) for c in cardinalities]
-        self.scale = scale
-
-    @classmethod
-    def fit(cls, encoder: TableEncoder, *, scale: str = "column") -> ClusterFeatures:
-        if scale not in ("column", "shared"):
-            raise RecipeError(f"cluster.scale is {scale!r}; allowed: column, shared.")
-        unsupported = [f"{enc.name} ({enc.kind})" for enc in encoder.encoders if enc.kind in ("text", "image")]
-        if unsupported:
-            raise SchemaError(
-                f"Clustering uses numeric, boolean, datetime and categorical columns; {', '.join(unsupported)} cannot be "
-                "placed in its distance space. Give those columns role: ignore (data.columns.<name>.role)."
-            )
-        dense = [enc for enc in encoder.encoders if enc.kind in _DENSE_KINDS]
-        stds = [float(enc.std) for enc in dense if enc.kind == "numeric"]
-        common = math.sqrt(float(np.mean(np.square(stds)))) if stds and scale == "shared" else None
-        factors: list[float] = []
-        for enc in dense:
-            for j in range(enc.dim):  # a numeric encoder's first column is the value, the second its missing flag
-                value_column = enc.kind == "numeric" and j == 0
-                factors.append(float(enc.std) / common if common and value_column else 1.0)
-        cards = [enc.cardinality for enc in encoder.encoders if enc.kind == "categorical"]
-        return cls(factors, cards, scale)
-
-    @property
-    def dim(self) -> int:
-        return len(self.dense_factors) + sum(self.cardinalities)
-
-    def transform(self, table: EncodedTable) -> torch.Tensor:
-        """``(N, dim)`` float32 features from an encoded table."""
-        parts = []
-        if self.dense_factors:
-            dense = table["dense"].float()
-            if dense.shape[1] != len(self.dense_factors):
-                raise DataError(f"The encoded table has {dense.shape[1]} dense columns; the clustering expects {len(self.dense_factors)}.")
-            parts.append(dense * torch.tensor(self.dense_factors))
-        if self.cardinalities:
-            cats = table["categorical"]
-            for j, card in enumerate(self.cardinalities):
-                parts.append(torch.nn.functional.one_hot(cats[:, j].clamp(0, card - 1), card).float() * ONE_HOT_SCALE)
-        if not parts:
-            raise SchemaError("There are no feature columns to cluster on.")
-        return torch.cat(parts, dim=1).contiguous()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"scale": self.scale, "dense_factors": self.dense_factors, "cardinalities": self.cardinalities}
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> ClusterFeatures:
-        return cls(list(d["dense_factors"]), list(d["cardinalities"]), str(d["scale"]))
 
 
 # --- k-means ----------------------------------------------------------------------------------------
