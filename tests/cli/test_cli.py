@@ -192,3 +192,91 @@ def test_predict_reads_new_files_by_their_own_header(tmp_path, capsys) -> None:
     code, stdout, err = run_cli(["evaluate", bundle, raw, "--json"], capsys)
     assert code == 0, err
     assert json.loads(stdout)["rows"] == 9
+
+
+@pytest.fixture()
+def leaky_files(tmp_path: Path) -> tuple[Path, Path]:
+    """60 texts, each also present as an exact copy (case/space changed) and as a near copy (one word
+    changed): with a random split, many copies land in validation/test beside their originals."""
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(400)]
+    rows = []
+    for i in range(60):
+        text = " ".join(rng.choice(words, 12))
+        label = "a" if i % 2 else "b"
+        near = text.split()
+        near[5] = "changed"
+        rows += [(text, label), ("  " + text.upper(), label), (" ".join(near), label)]
+    data = tmp_path / "leaky.csv"
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(data, index=False)
+    recipe = tmp_path / "leaky.yaml"
+    recipe.write_text(f"data:\n  source: {data}\n  label: label\nsplit:\n  method: random\ntrain:\n  epochs: 1\nevaluate:\n  bootstrap: 0\n")
+    return data, recipe
+
+
+def test_train_warns_when_the_test_split_shares_rows_with_training(leaky_files, tmp_path, capsys) -> None:
+    _, recipe = leaky_files
+    code, stdout, err = run_cli(["train", recipe, "--runs-dir", tmp_path / "runs", "--json"], capsys)
+    assert code == 0, err
+    text = " ".join(err.split())
+    assert "split leakage" in text and "exact duplicate" in text and "near duplicate" in text, err
+    assert Path(json.loads(stdout)["bundle"]).is_dir()
+
+
+def test_train_stops_on_split_leakage_when_the_recipe_says_so(leaky_files, tmp_path, capsys) -> None:
+    _, recipe = leaky_files
+    recipe.write_text(recipe.read_text() + "audit:\n  on_split_leakage: error\n")
+    code, _, err = run_cli(["train", recipe, "--runs-dir", tmp_path / "runs"], capsys)
+    assert_user_error(code, err, "The splits leak:")
+    assert "step: dedupe" in err and "on_split_leakage: warn" in " ".join(err.split())
+    assert not list((tmp_path / "runs").glob("*/bundle"))  # stopped before training
+
+
+def test_dedupe_in_prepare_removes_the_leak(leaky_files, tmp_path, capsys) -> None:
+    _, recipe = leaky_files
+    recipe.write_text(recipe.read_text() + "audit:\n  on_split_leakage: error\nprepare:\n  - step: dedupe\n    mode: near\n")
+    code, _, err = run_cli(["train", recipe, "--runs-dir", tmp_path / "runs", "--json"], capsys)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    ("content", "code_wanted", "message"),
+    [
+        ("", 2, "is empty (0 bytes)"),
+        ("x,y\n1,a\n2,b\n3,a\n", 2, "Label column 'label' not found"),
+        ("text,label\nhello world,spam\n", 0, "single row"),
+        ("v,label\n" + "".join(f"{'12 kg' if i % 17 == 3 else i * 0.5},{'ab'[i * 7 % 3 % 2]}\n" for i in range(80)), 0, "'12 kg'"),
+    ],
+    ids=["empty", "no-label-column", "one-row", "mixed-types"],
+)
+def test_audit_bad_input_gives_findings_or_a_clear_error(tmp_path, capsys, content, code_wanted, message) -> None:
+    path = tmp_path / "data.csv"
+    path.write_text(content)
+    code, stdout, err = run_cli(["audit", path, "--label", "label", "--json"], capsys)
+    assert code == code_wanted and "Traceback" not in err, err
+    if code_wanted:
+        assert_user_error(code, err, message)
+    else:
+        assert message in json.dumps(json.loads(stdout)["findings"])
+
+
+def test_a_command_exit_code_reaches_the_shell(monkeypatch):
+    import typer
+
+    from traincraft.cli import _app
+
+    tiny = typer.Typer()
+
+    @tiny.command()
+    def fails() -> None:
+        raise typer.Exit(1)  # e.g. evaluate --strict with a failed fairness check
+
+    @tiny.command()
+    def passes() -> None:
+        pass
+
+    monkeypatch.setattr(_app, "app", tiny)
+    with pytest.raises(SystemExit) as exc:
+        _app.main(["fails"])
+    assert exc.value.code == 1
+    _app.main(["passes"])  # exit 0: returns normally

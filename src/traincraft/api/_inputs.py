@@ -34,8 +34,7 @@ def resolve_recipe(
     elif isinstance(data, (str, Path)) and Path(data).suffix.lower() in RECIPE_SUFFIXES:
         base = load_recipe(data)
     elif isinstance(data, (str, Path)):
-        base = Recipe()
-        base.data.source = str(data)
+        base = recipe_from_dict({"data": {"source": str(data)}})  # "set", so a merge with ``recipe`` keeps it
     elif isinstance(data, pd.DataFrame):
         base, frame = Recipe(), data
     elif isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
@@ -50,7 +49,10 @@ def resolve_recipe(
         )
     if recipe is not None:
         extra = _recipe_arg(recipe)
-        merged = _deep_merge(base.model_dump(exclude_unset=True), extra.model_dump(exclude_unset=True))
+        # a Recipe built in Python may have nested fields assigned after construction, which
+        # exclude_unset would drop; its full dump keeps them
+        mine = base.model_dump(mode="json") if isinstance(data, Recipe) else base.model_dump(exclude_unset=True)
+        merged = _deep_merge(mine, extra.model_dump(exclude_unset=True))
         base = recipe_from_dict(merged)
     if label is not None:
         base.data.label = label

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -32,6 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()  # results
+log = logging.getLogger(__name__)
 err = Console(stderr=True)  # messages, logs, progress
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object with the result on stdout.")]
@@ -137,9 +139,16 @@ def train_cmd(
     name: Annotated[Optional[str], typer.Option(help="Run name (runs/<name>).")] = None,
     runs_dir: Annotated[Path, typer.Option(help="Folder that holds run directories.")] = Path("runs"),
     epochs: Annotated[Optional[int], typer.Option(help="Override train.epochs.")] = None,
+    processes: Annotated[int, typer.Option(min=1, help="Data-parallel processes on this machine (DDP via torchrun; one per GPU on a GPU machine).")] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Train a model from a recipe; writes runs/<name>/ with checkpoints, metrics and a bundle."""
+    if processes > 1 and not _launched_by_torchrun():
+        args = ["train", str(recipe), "--runs-dir", str(runs_dir)]
+        for flag, value in (("--label", label), ("--resume", resume), ("--name", name), ("--epochs", epochs)):
+            if value is not None:
+                args += [flag, str(value)]
+        raise typer.Exit(_relaunch_with_torchrun(processes, args + (["--json"] if as_json else [])))
     overrides = {"train": {"epochs": epochs}} if epochs else None
     run = api.train(recipe, label=label, recipe=overrides, name=name, runs_dir=runs_dir, resume=resume, progress="auto")
     result = run.summary()
@@ -215,6 +224,47 @@ def info(
     _emit(result, as_json, render)
 
 
+def _launched_by_torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1") or 1) > 1  # checked without importing torch
+
+
+def _run(args: list[str]) -> None:
+    """Run the command; under torchrun rank 0 runs it and the other ranks serve its training jobs."""
+    if not _launched_by_torchrun():
+        _exit_with(app(args=args, prog_name="traincraft", standalone_mode=False))
+        return
+    from traincraft.training import distributed, workers
+
+    group = distributed.init_from_env()
+    assert group is not None
+    if not group.is_main:
+        workers.serve()
+        return
+    try:
+        code = app(args=args, prog_name="traincraft", standalone_mode=False)
+    finally:
+        try:
+            distributed.finish()
+        except Exception as exc:  # the workers may be gone already (torchrun stops them after a failure)
+            log.debug("could not tell the workers to stop: %s", exc)
+    _exit_with(code)
+
+
+def _exit_with(code: Any) -> None:
+    """Without standalone mode typer returns a command's ``typer.Exit(code)`` instead of exiting."""
+    if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+        raise SystemExit(code)
+
+
+def _relaunch_with_torchrun(processes: int, args: list[str]) -> int:
+    """Run ``traincraft ARGS`` as ``processes`` data-parallel processes on this machine; return the exit code."""
+    import subprocess
+
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}", "-m", "traincraft", *args]
+    log.info("starting %d processes: %s", processes, " ".join(command))
+    return subprocess.run(command, check=False).returncode
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run a command; user errors exit 2 with a message, Ctrl-C exits 130."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -222,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     if debug:  # accept --debug anywhere on the line, not only before the command
         args = ["--debug"] + [a for a in args if a != "--debug"]
     try:
-        app(args=args, prog_name="traincraft", standalone_mode=False)
+        _run(args)
     except TraincraftError as exc:
         if debug:
             traceback.print_exc()

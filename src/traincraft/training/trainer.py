@@ -46,6 +46,7 @@ from traincraft._util.atomic import atomic_write_json
 from traincraft._util.seed import seed_everything, set_threads
 from traincraft.errors import CheckpointError, DataError, RecipeError, TrainingInterrupted
 from traincraft.recipe import TrainConfig
+from traincraft.training import distributed
 from traincraft.training.callbacks import Callback, overrides
 from traincraft.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from traincraft.training.device import autocast_factory, pick_device, resolve_precision
@@ -143,11 +144,23 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return int(state[0]) & _SEED_MASK
 
 
-def _steps_per_epoch(n: int, batch_size: int) -> int:
+def _min_last_batch(world_size: int) -> int:
+    """Rows a last batch needs to stand alone: 2 on one process (batch norm cannot train on one
+    row), and two per process when a batch is shared among ``world_size`` processes."""
+    return 2 if world_size == 1 else 2 * world_size
+
+
+def _steps_per_epoch(n: int, batch_size: int, world_size: int = 1) -> int:
     steps = -(-n // batch_size)
-    if steps > 1 and n % batch_size == 1:
-        steps -= 1  # a last batch of one row joins the one before (batch norm cannot train on one row)
+    if steps > 1 and 0 < n % batch_size < _min_last_batch(world_size):
+        steps -= 1  # a too-small last batch joins the one before
     return steps
+
+
+def _rank_step_seed(seed: int, rank: int, step: int) -> int:
+    """The seed of the model's own randomness (dropout) for ``step`` on ``rank`` in a multi-process run."""
+    state = np.random.SeedSequence([seed & ((1 << 64) - 1), rank, step]).generate_state(1, dtype=np.uint64)
+    return int(state[0]) & _SEED_MASK
 
 
 def _label_digest(y: torch.Tensor) -> str:
@@ -204,7 +217,10 @@ class Trainer:
         self.loss_fn = loss_fn
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.callbacks = list(callbacks)
-        self.device = pick_device(config.device)
+        self._group = distributed.current()
+        """This process's place in a multi-process run (torchrun), or None."""
+        self.device = self._group.device if self._group is not None else pick_device(config.device)
+        self._ddp: nn.Module | None = None  # the DistributedDataParallel wrapper the steps run through
         self.precision = resolve_precision(self.device, config.precision)
         self.progress = progress
         self._progress_mode = resolve_progress(progress)  # validates the argument now
@@ -235,6 +251,7 @@ class Trainer:
         self._run_info: dict[str, Any] = {}
         self._lr = 0.0
         self._lr_find: dict[str, Any] | None = None
+        self._weights: torch.Tensor | None = None
 
     # --- paths -----------------------------------------------------------------------------------
     @property
@@ -601,7 +618,8 @@ class Trainer:
         gen = torch.Generator().manual_seed(_epoch_seed(self.seed, epoch))
         perm = torch.randperm(n, generator=gen).to(device)
         batches = list(perm.split(self.config.batch_size))
-        if len(batches) > 1 and batches[-1].numel() == 1:
+        world = self._group.world_size if self._group is not None else 1
+        if len(batches) > 1 and batches[-1].numel() < _min_last_batch(world):
             batches[-2] = torch.cat([batches[-2], batches.pop()])
         return batches
 
@@ -609,7 +627,8 @@ class Trainer:
         """Steps ``first`` .. end of epoch ``epoch``; the running loss accumulates into ``partial``."""
         assert self.optimizer is not None and self.schedule is not None and self._loss is not None
         batches = self._epoch_batches(epoch, data.n, data.y.device)
-        model = self.model
+        model = self._ddp if self._ddp is not None else self.model
+        ranks = self._group
         optimizer = self.optimizer
         groups = optimizer.param_groups
         scales = [float(g.get("lr_scale", 1.0)) for g in groups]
@@ -635,6 +654,12 @@ class Trainer:
             for i in range(first, len(batches)):
                 self._in_step = True
                 idx = batches[i]
+                share = 1.0
+                if ranks is not None:  # this rank's contiguous share of the step's batch
+                    rows = idx.shape[0]
+                    idx = idx.tensor_split(ranks.world_size)[ranks.rank]
+                    share = idx.shape[0] * ranks.world_size / rows  # DDP averages: weight by share of rows
+                    torch.manual_seed(_rank_step_seed(self.seed, ranks.rank, step))
                 if move:
                     batch = {k: v.index_select(0, idx).to(device, non_blocking=True) for k, v in items}
                     target = y.index_select(0, idx).to(device, non_blocking=True)
@@ -649,10 +674,10 @@ class Trainer:
                         out = model(batch)  # (B, out_dim)
                         loss = loss_fn(out, target)
                     optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
+                    (loss * share if ranks is not None else loss).backward()
                 else:
                     optimizer.zero_grad(set_to_none=True)
-                    loss = self._accumulate(batch, target, accum)
+                    loss = self._accumulate(model, batch, target, accum, share)
                 if clip is not None:
                     clip_grad_norm(params, clip, foreach=True)
                 optimizer.step()
@@ -671,7 +696,7 @@ class Trainer:
                     if now >= next_show:
                         display.update(step, loss.item())
                         next_show = now + interval
-                if self._sigint:
+                if distributed.any_rank(self._sigint) if ranks is not None else self._sigint:
                     raise KeyboardInterrupt
         finally:
             trained = sum(int(batches[j].shape[0]) for j in range(first, done))
@@ -679,25 +704,31 @@ class Trainer:
             partial.samples_this_call += trained
             partial.seconds += time.perf_counter() - started
 
-    def _accumulate(self, batch: dict[str, torch.Tensor], target: torch.Tensor, accum: int) -> torch.Tensor:
+    def _accumulate(
+        self, model: nn.Module, batch: dict[str, torch.Tensor], target: torch.Tensor, accum: int, share: float = 1.0
+    ) -> torch.Tensor:
         """Forward and backward ``batch`` as ``accum`` contiguous micro-batches; return the batch's mean loss.
 
         Each micro-batch's mean loss is weighted by its share of the rows, so the gradients add up
         to those of the whole batch (exactly for an unweighted mean loss, up to float rounding).
+        Under DDP the gradients are averaged across processes once, after the last micro-batch.
         """
         assert self._loss is not None
         n = int(target.shape[0])
         parts = {k: v.tensor_split(accum) for k, v in batch.items()}
         targets = target.tensor_split(accum)
         total = torch.zeros((), device=target.device)
+        last = max(j for j, t in enumerate(targets) if t.shape[0] > 0)
         for j, part_target in enumerate(targets):
             rows = int(part_target.shape[0])
             if rows == 0:
                 continue
-            with self._autocast():
-                out = self.model({k: v[j] for k, v in parts.items()})  # (b, out_dim)
-                loss = self._loss(out, part_target) * (rows / n)
-            loss.backward()
+            sync = contextlib.nullcontext() if self._ddp is None or j == last else self._ddp.no_sync()
+            with sync:
+                with self._autocast():
+                    out = model({k: v[j] for k, v in parts.items()})  # (b, out_dim)
+                    loss = self._loss(out, part_target) * (rows / n)
+                (loss * share).backward()
             total += loss.detach().float()
         return total
 
@@ -740,7 +771,8 @@ class Trainer:
         val: tuple[list[tuple[str, torch.Tensor]], torch.Tensor] | None,
         started: float,
     ) -> dict[str, float]:
-        train_loss = float(partial.loss_sum.item()) / max(1, partial.samples)
+        loss_sum = distributed.sum_(partial.loss_sum) if self._group is not None else partial.loss_sum
+        train_loss = float(loss_sum.item()) / max(1, partial.samples)
         if not math.isfinite(train_loss):
             raise RecipeError(
                 f"Training diverged: the training loss is {train_loss} in epoch {epoch}. Lower train.lr "
@@ -797,10 +829,13 @@ class Trainer:
             with self._sigint_guard():
                 try:
                     data, placed_val, partial, first_step = self._prepare(train_items, y_train, val, ckpt)
+                    if self._group is not None:
+                        self._start_workers(data, first_step)
                     self._loop(data, placed_val, partial, first_step, totals)
                 except KeyboardInterrupt:
                     raise self._interrupted() from None
         finally:
+            self._ddp = None
             if self._display is not None:
                 self._display.close()
                 self._display = None
@@ -833,7 +868,7 @@ class Trainer:
         ckpt: Checkpoint | None,
     ) -> tuple[_Data, tuple[list[tuple[str, torch.Tensor]], torch.Tensor] | None, _Partial, int]:
         """Everything before the first step: threads, seeds, placement, checks, lr, optimiser, resume."""
-        set_threads(self.config.threads)
+        set_threads(self.config.threads or (distributed.default_threads() if self._group is not None else None))
         if ckpt is None:
             seed_everything(self.seed)
         self.model.to(self.device)
@@ -851,8 +886,15 @@ class Trainer:
         self._check_outputs(out_dim, y_train)
         if val is not None:
             self._check_outputs(out_dim, val[1])
-        self._loss = self._build_loss(self._resolve_class_weights(y_train, out_dim))
-        self.steps_per_epoch = _steps_per_epoch(data.n, self.config.batch_size)
+        self._weights = self._resolve_class_weights(y_train, out_dim)
+        self._loss = self._build_loss(self._weights)
+        world = self._group.world_size if self._group is not None else 1
+        if world > 1 and self.config.batch_size < _min_last_batch(world):
+            raise RecipeError(
+                f"train.batch_size is {self.config.batch_size}, too small to share among {world} processes: each "
+                f"needs at least 2 rows of every batch. Raise batch_size to {_min_last_batch(world)} or more."
+            )
+        self.steps_per_epoch = _steps_per_epoch(data.n, self.config.batch_size, world)
         total_steps = self.config.epochs * self.steps_per_epoch
         self._run_info = {
             "task": self.task,
@@ -970,8 +1012,89 @@ class Trainer:
             partial.samples = 0
             partial.samples_this_call = 0
             partial.seconds = 0.0
+            if self._group is not None:  # the workers go on, stop, or stop for an interrupt, with rank 0
+                distributed.send({"kind": "status", "stop": self.stop_training, "interrupt": self._sigint})
             if self._sigint:
                 raise KeyboardInterrupt
+
+    # --- several processes (torchrun) -------------------------------------------------------------
+    def _wrap_ddp(self) -> None:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        self._ddp = DistributedDataParallel(self.model, device_ids=ids)
+
+    def _start_workers(self, data: _Data, first_step: int) -> None:
+        """Rank 0: send this fit to the other ranks as a job, then wrap the model in DDP (as they do)."""
+        assert self.optimizer is not None
+        job = {
+            "kind": "fit",
+            "model": self.model,
+            "config": self.config,
+            "task": self.task,
+            "seed": self.seed,
+            "class_weights": self._weights,
+            "loss_fn": self.loss_fn,
+            "x": {k: v.cpu() for k, v in data.items},
+            "y": data.y.cpu(),
+            "lr": self._lr,
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch,
+            "step": self.global_step,
+            "first_step": first_step,
+            "stop": self.stop_training,
+        }
+        try:
+            distributed.send(job)
+        except (AttributeError, TypeError, ValueError) as exc:  # pickle's errors for closures and local classes
+            raise RecipeError(
+                f"This training job cannot be sent to the other processes ({exc}). With several processes the model "
+                "and loss_fn must be picklable: define them at module level, not inside a function."
+            ) from exc
+        self._wrap_ddp()
+
+    def work(self, job: dict[str, Any], x: Mapping[str, torch.Tensor], y: torch.Tensor) -> dict[str, Any] | None:
+        """A worker rank: train rank 0's job on this rank's share of every batch.
+
+        No files, validation or callbacks here: rank 0 owns them and says at every epoch's end
+        whether to go on. Returns None when the job ended as planned, or rank 0's message when it
+        ended otherwise (``{"kind": "done"}`` after an error there).
+        """
+        set_threads(self.config.threads or distributed.default_threads())
+        self.model.to(self.device)
+        data = self._place(self._check_x(x, "x_train", int(y.shape[0])), y)
+        world = self._group.world_size if self._group is not None else 1
+        self._lr = float(job["lr"])
+        self._loss = self._build_loss(job["class_weights"])
+        self.steps_per_epoch = _steps_per_epoch(data.n, self.config.batch_size, world)
+        self.optimizer = build_optimizer(self.model, self.config, lr=self._lr)
+        self.optimizer.load_state_dict(job["optimizer"])
+        total_steps = self.config.epochs * self.steps_per_epoch
+        self.schedule = LRSchedule.from_config(self.config, peak_lr=self._lr, total_steps=total_steps)
+        self.epoch, self.global_step = int(job["epoch"]), int(job["step"])
+        partial = _Partial(torch.zeros((), dtype=torch.float64, device=self.device))
+        first, stop = int(job["first_step"]), bool(job["stop"])
+        self._wrap_ddp()
+        try:
+            with self._sigint_guard():
+                for epoch in range(self.epoch + 1, self.config.epochs + 1):
+                    if stop:
+                        break
+                    self._phase = "train"
+                    self._train_steps(data, epoch, first, partial)
+                    first = 0
+                    distributed.sum_(partial.loss_sum)  # rank 0's epoch loss adds up every rank's share
+                    reply = distributed.receive()
+                    if reply.get("kind") != "status":
+                        return reply
+                    self.epoch = epoch
+                    partial.loss_sum.zero_()
+                    stop = bool(reply["stop"] or reply["interrupt"])
+        except KeyboardInterrupt:  # every rank stopped at the same step; rank 0 saves the checkpoint
+            return {"kind": "done"}
+        finally:
+            self._ddp = None
+        return None
 
     # --- inference -------------------------------------------------------------------------------
     def predict(self, x: Mapping[str, torch.Tensor], *, batch_size: int = EVAL_BATCH_SIZE) -> torch.Tensor:
