@@ -27,6 +27,9 @@ class LabelReview:
     self_confidence: np.ndarray
     classes: list
     skipped: str | None = None  # why the check did not run
+    scored_ids: np.ndarray | None = None  # (n,) row ids the out-of-fold model scored
+    labels: np.ndarray | None = None  # (n,) their given labels as indices into classes
+    probs: np.ndarray | None = None  # (n, C) their out-of-fold probabilities (for parity with cleanlab)
 
 
 def find_label_issues(ctx: AuditContext, *, seed: int = 0, folds: int = LABEL_ISSUE_FOLDS) -> LabelReview:
@@ -68,6 +71,9 @@ def find_label_issues(ctx: AuditContext, *, seed: int = 0, folds: int = LABEL_IS
             confidence=found.confidence,
             self_confidence=found.self_confidence,
             classes=usable_classes.tolist(),
+            scored_ids=ctx.ids[rows],
+            labels=y,
+            probs=probs,
         )
 
     return ctx.cached(f"label_issues:{seed}:{folds}", compute)
