@@ -11,7 +11,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import normalize
 
 from traincraft.errors import BundleError
-from traincraft.features.text import WORD_TOKEN_PATTERN, TextEncoder
+from traincraft.features.text import WORD_TOKEN_PATTERN, TextEncoder, _lay_out
 from traincraft.recipe import TextConfig
 
 
@@ -109,12 +109,15 @@ def test_no_rows():
 
 
 @pytest.mark.parametrize("lowercase", [True, False])
-def test_char_ngrams_per_distinct_word_equal_sklearns_char_wb(lowercase):
-    enc = encoder(char_ngrams=(2, 5), lowercase=lowercase)
-    texts = ["Free  entry\tin 2 a wkly comp", "", "ÉTÉ été  x", "free FREE free", "a", "İstanbul\nnow"]
-    fast = enc._char_counts(texts)
-    reference = enc._chars.transform(texts)
-    assert (fast != reference).nnz == 0
+@pytest.mark.parametrize(("word_ngrams", "char_ngrams"), [((1, 2), (2, 5)), ((1, 4), (1, 1)), ((3, 3), (4, 9))])
+def test_counts_equal_sklearns_hashing_vectorizer(lowercase, word_ngrams, char_ngrams):
+    enc = encoder(word_ngrams=word_ngrams, char_ngrams=char_ngrams, lowercase=lowercase, buckets=2**12)
+    texts = ["Free  entry\tin 2 a wkly comp", "", "ÉTÉ été  x", "free FREE free", "a", "İstanbul\nnow", *map(str, TRICKY_TEXTS)]
+    laid = _lay_out([t.lower() for t in texts] if lowercase else texts)
+    fast = [enc._word_counts(laid, len(texts)), enc._char_counts(laid, len(texts))]
+    for got, expected in zip(fast, reference_counts(texts, enc)):
+        got.sum_duplicates()
+        assert got.shape == expected.shape and (got != expected).nnz == 0
 
 
 # --- the encoding is pinned: bundles trained with it must keep predicting the same -------------
