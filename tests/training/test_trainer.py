@@ -360,3 +360,59 @@ def test_class_weight_mapping_without_a_tensor_is_ignored_with_a_warning(caplog)
     with caplog.at_level(logging.WARNING, logger="traincraft.training.trainer"):
         Trainer(make_net(), config(epochs=1, class_weights={"a": 2.0}), task="multiclass").fit(x, y)
     assert "is ignored here. Pass class_weights= as a tensor" in caplog.text
+
+
+class _Linear(nn.Module):
+    """No dropout: the first step's loss is a plain function of the initial weights."""
+
+    def __init__(self, features: int = 8, out: int = 3) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.head = nn.Linear(features, out)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.head(batch["dense"])  # (B, out)
+
+
+def test_sample_weights_weight_each_rows_loss():
+    x, y = classification_data(240)
+    w = torch.rand(240, generator=torch.Generator().manual_seed(1)) * 4
+    model = _Linear()
+    with torch.no_grad():
+        per_row = F.cross_entropy(model(x), y, reduction="none")
+    expected = float((per_row * w * (240 / w.sum())).mean())  # weights scaled to mean 1
+    result = Trainer(model, config(epochs=1, batch_size=240), task="multiclass").fit(x, y, sample_weight=w)
+    assert result.history[0]["train/loss"] == pytest.approx(expected, rel=1e-5)
+    assert expected != pytest.approx(float(per_row.mean()), rel=1e-3)
+
+
+def test_equal_sample_weights_train_like_none_and_weights_steer_the_model():
+    x, y = classification_data(240)
+    plain = Trainer(make_net(), config(), task="multiclass")
+    plain.fit(x, y)
+    equal = Trainer(make_net(), config(), task="multiclass")
+    equal.fit(x, y, sample_weight=torch.full((240,), 3.0))
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(plain.model.state_dict().values(), equal.model.state_dict().values()))
+    accumulated = Trainer(make_net(), config(grad_accum=4), task="multiclass")
+    accumulated.fit(x, y, sample_weight=torch.full((240,), 3.0))
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(plain.model.state_dict().values(), accumulated.model.state_dict().values()))
+    favour = torch.where(y == 0, 20.0, 1.0)
+    steered = Trainer(make_net(), config(), task="multiclass")
+    steered.fit(x, y, sample_weight=favour)
+    said_0 = lambda t: int((t.predict(x).argmax(dim=1) == 0).sum())  # noqa: E731
+    assert said_0(steered) > said_0(plain)
+
+
+@pytest.mark.parametrize(
+    ("weights", "kwargs", "error", "message"),
+    [
+        (torch.ones(10), {}, DataError, r"one weight per training row \(240\), got shape \(10,\)"),
+        (torch.full((240,), -1.0), {}, DataError, "finite and non-negative with a positive sum"),
+        (torch.zeros(240), {}, DataError, "finite and non-negative with a positive sum"),
+        (torch.ones(240), {"loss_fn": lambda out, t: F.cross_entropy(out, t)}, RecipeError, "sample_weight needs the built-in loss"),
+    ],
+)
+def test_bad_sample_weights(weights, kwargs, error, message):
+    x, y = classification_data(240)
+    with pytest.raises(error, match=message):
+        Trainer(make_net(), config(), task="multiclass", **kwargs).fit(x, y, sample_weight=weights)

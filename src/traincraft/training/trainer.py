@@ -13,7 +13,12 @@ stops at once and keeps the last consistent checkpoint).
 
 With ``train.grad_accum`` = k a step's batch runs as k micro-batches (contiguous slices of it)
 whose gradients add up before the one optimiser step, so the batches, steps and schedule do not
-depend on k. A parameter group's ``lr_scale`` (layer-wise decay, set by ``build_optimizer`` from a
+depend on k.
+
+``fit(..., sample_weight=w)`` weights each training row's loss: the task's loss becomes
+``mean(w_i * loss_i)`` over a batch, with ``w`` scaled to mean 1 over the training split, so all-equal
+weights train exactly like none (fairness reweighing, importance weights). Validation loss and the
+learning-rate range test stay unweighted. A parameter group's ``lr_scale`` (layer-wise decay, set by ``build_optimizer`` from a
 model's ``lr_scales()``) multiplies the scheduled rate; ``train.grad_checkpointing`` calls the
 model's ``set_grad_checkpointing(True)``.
 
@@ -104,6 +109,7 @@ class _Data:
     y: torch.Tensor
     n: int
     move: bool  # batches are moved to the training device one by one
+    w: torch.Tensor | None = None  # (n,) per-row loss weights, mean 1, beside y
 
     def batch(self, idx: torch.Tensor, device: torch.device) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         if self.move:
@@ -390,21 +396,39 @@ class Trainer:
             )
         return None
 
-    def _build_loss(self, weights: torch.Tensor | None) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    def _build_loss(self, weights: torch.Tensor | None) -> Callable[..., torch.Tensor]:
+        """The task's loss ``(out, target[, row_weights])``; with row weights, the mean of weight x loss."""
         if self.loss_fn is not None:
             return self.loss_fn
         if self.task == "regression":
 
-            def mse(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-                return F.mse_loss(out[:, 0].float(), target)
+            def mse(out: torch.Tensor, target: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+                if rows is None:
+                    return F.mse_loss(out[:, 0].float(), target)
+                return (F.mse_loss(out[:, 0].float(), target, reduction="none") * rows).mean()
 
             return mse
         weight = weights.to(self.device) if weights is not None else None
 
-        def cross_entropy(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-            return F.cross_entropy(out.float(), target, weight=weight)
+        def cross_entropy(out: torch.Tensor, target: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+            if rows is None:
+                return F.cross_entropy(out.float(), target, weight=weight)
+            return (F.cross_entropy(out.float(), target, weight=weight, reduction="none") * rows).mean()  # (B,) -> ()
 
         return cross_entropy
+
+    def _check_sample_weight(self, w: Any, n: int) -> torch.Tensor:
+        if self.loss_fn is not None:
+            raise RecipeError("sample_weight needs the built-in loss; a custom loss_fn must weight its rows itself.")
+        if self._group is not None:
+            raise RecipeError("sample_weight is not supported with several processes yet; train on one process.")
+        if not isinstance(w, torch.Tensor) or w.ndim != 1 or w.shape[0] != n:
+            got = f"shape {tuple(w.shape)}" if isinstance(w, torch.Tensor) else type(w).__name__
+            raise DataError(f"sample_weight must be a 1-D tensor with one weight per training row ({n}), got {got}.")
+        w = w.detach().double()
+        if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or float(w.sum()) <= 0:
+            raise DataError("sample_weight must be finite and non-negative with a positive sum.")
+        return (w * (n / w.sum())).float()  # mean 1: the loss keeps its scale
 
     # --- callbacks -------------------------------------------------------------------------------
     def _assemble_callbacks(self, has_val: bool) -> None:
@@ -468,7 +492,7 @@ class Trainer:
 
     def _check_compatible(self, ckpt: Checkpoint) -> None:
         saved = ckpt.extra.get("run") or {}
-        for key in ("task", "seed", "batch_size", "n_train", "labels_sha256", "optimizer", "schedule", "lr_setting"):
+        for key in ("task", "seed", "batch_size", "n_train", "labels_sha256", "weights_sha256", "optimizer", "schedule", "lr_setting"):
             if key in saved and saved[key] != self._run_info[key]:
                 raise CheckpointError(
                     f"The checkpoint {ckpt.path} was written by a run with {key}={saved[key]!r}, but this run has "
@@ -645,7 +669,8 @@ class Trainer:
         interval = 1.0 / REFRESH_PER_S
         next_show = 0.0
         loss_sum = partial.loss_sum
-        items, y, move = data.items, data.y, data.move
+        items, y, move, w = data.items, data.y, data.move, data.w
+        rows_w = None
         step = self.global_step
         done = first
         model.train()
@@ -666,18 +691,20 @@ class Trainer:
                 else:
                     batch = {k: v.index_select(0, idx) for k, v in items}
                     target = y.index_select(0, idx)
+                if w is not None:
+                    rows_w = w.index_select(0, idx).to(device, non_blocking=True)
                 lr = lr_at(step)
                 for group, scale in zip(groups, scales):
                     group["lr"] = lr * scale
                 if accum == 1:
                     with autocast():
                         out = model(batch)  # (B, out_dim)
-                        loss = loss_fn(out, target)
+                        loss = loss_fn(out, target) if rows_w is None else loss_fn(out, target, rows_w)
                     optimizer.zero_grad(set_to_none=True)
                     (loss * share if ranks is not None else loss).backward()
                 else:
                     optimizer.zero_grad(set_to_none=True)
-                    loss = self._accumulate(model, batch, target, accum, share)
+                    loss = self._accumulate(model, batch, target, accum, share, rows_w)
                 if clip is not None:
                     clip_grad_norm(params, clip, foreach=True)
                 optimizer.step()
@@ -705,7 +732,13 @@ class Trainer:
             partial.seconds += time.perf_counter() - started
 
     def _accumulate(
-        self, model: nn.Module, batch: dict[str, torch.Tensor], target: torch.Tensor, accum: int, share: float = 1.0
+        self,
+        model: nn.Module,
+        batch: dict[str, torch.Tensor],
+        target: torch.Tensor,
+        accum: int,
+        share: float = 1.0,
+        rows_w: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Forward and backward ``batch`` as ``accum`` contiguous micro-batches; return the batch's mean loss.
 
@@ -717,6 +750,7 @@ class Trainer:
         n = int(target.shape[0])
         parts = {k: v.tensor_split(accum) for k, v in batch.items()}
         targets = target.tensor_split(accum)
+        weights = rows_w.tensor_split(accum) if rows_w is not None else [None] * len(targets)
         total = torch.zeros((), device=target.device)
         last = max(j for j, t in enumerate(targets) if t.shape[0] > 0)
         for j, part_target in enumerate(targets):
@@ -727,7 +761,8 @@ class Trainer:
             with sync:
                 with self._autocast():
                     out = model({k: v[j] for k, v in parts.items()})  # (b, out_dim)
-                    loss = self._loss(out, part_target) * (rows / n)
+                    part = self._loss(out, part_target) if weights[j] is None else self._loss(out, part_target, weights[j])
+                    loss = part * (rows / n)
                 (loss * share).backward()
             total += loss.detach().float()
         return total
@@ -795,12 +830,14 @@ class Trainer:
         y_val: torch.Tensor | None = None,
         *,
         resume: bool = False,
+        sample_weight: torch.Tensor | None = None,
     ) -> FitResult:
         """Train for ``config.epochs`` epochs (or until early stopping) and return what happened.
 
         ``resume=True`` continues from ``run_dir/checkpoints/last``, also from the middle of an
         epoch, to the configured number of epochs. Ctrl-C saves ``checkpoints/last`` and raises
-        :class:`~traincraft.errors.TrainingInterrupted`.
+        :class:`~traincraft.errors.TrainingInterrupted`. ``sample_weight`` (N,) weights each training
+        row's loss (scaled to mean 1).
         """
         fit_started = time.perf_counter()
         if resume and self.run_dir is None:
@@ -811,6 +848,7 @@ class Trainer:
             raise DataError("Pass both x_val and y_val for validation, or neither.")
         y_train = self._check_y(y_train, "y_train")
         train_items = self._check_x(x_train, "x_train", int(y_train.shape[0]))
+        row_weights = self._check_sample_weight(sample_weight, int(y_train.shape[0])) if sample_weight is not None else None
         val = None
         if x_val is not None and y_val is not None:
             y_val = self._check_y(y_val, "y_val")
@@ -828,7 +866,7 @@ class Trainer:
         try:
             with self._sigint_guard():
                 try:
-                    data, placed_val, partial, first_step = self._prepare(train_items, y_train, val, ckpt)
+                    data, placed_val, partial, first_step = self._prepare(train_items, y_train, val, ckpt, row_weights)
                     if self._group is not None:
                         self._start_workers(data, first_step)
                     self._loop(data, placed_val, partial, first_step, totals)
@@ -866,6 +904,7 @@ class Trainer:
         y_train: torch.Tensor,
         val: tuple[list[tuple[str, torch.Tensor]], torch.Tensor] | None,
         ckpt: Checkpoint | None,
+        row_weights: torch.Tensor | None = None,
     ) -> tuple[_Data, tuple[list[tuple[str, torch.Tensor]], torch.Tensor] | None, _Partial, int]:
         """Everything before the first step: threads, seeds, placement, checks, lr, optimiser, resume."""
         set_threads(self.config.threads or (distributed.default_threads() if self._group is not None else None))
@@ -882,6 +921,8 @@ class Trainer:
             else:
                 enable(True)
         data = self._place(train_items, y_train)
+        if row_weights is not None:
+            data.w = row_weights.to(data.y.device)
         out_dim = self._probe_outputs(data)
         self._check_outputs(out_dim, y_train)
         if val is not None:
@@ -902,6 +943,7 @@ class Trainer:
             "batch_size": self.config.batch_size,
             "n_train": data.n,
             "labels_sha256": _label_digest(y_train),
+            "weights_sha256": _label_digest(row_weights) if row_weights is not None else None,
             "optimizer": self.config.optimizer,
             "schedule": self.config.schedule,
             "lr_setting": str(self.config.lr),
