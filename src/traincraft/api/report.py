@@ -20,6 +20,7 @@ def report(run_dir: str | Path) -> dict[str, Any]:
         "run_dir": str(Path(run_dir)),
         "report": str(paths["html"]),
         "card": str(paths["card"]),
+        "task": card["model"]["task"],
         "verdict": card["learning_curves"]["verdict"],
         "verdict_summary": card["learning_curves"]["summary"],
         "headline": card["headline"],

@@ -7,6 +7,7 @@
       evaluation.json     the final evaluation episodes' returns
       bundle/             model.safetensors + bundle.json (policy spec, env id, metrics)
       run.json            summary
+      report.html         the model card with the reward curves (card.json: the same for machines)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from traincraft._util.atomic import atomic_write_json
 from traincraft.api.run_dir import existing_run_dir, new_run_dir
 from traincraft.errors import RecipeError
 from traincraft.recipe import Recipe, load_recipe, recipe_from_dict, save_recipe
+from traincraft.report import build_report
 from traincraft.rl import DQN, PPO, RLResult
 from traincraft.rl.bundle import load_policy, save_policy_bundle
 from traincraft.rl.evaluate import evaluate_policy
@@ -132,6 +134,7 @@ def train_rl(
     )
     run = RLRun(paths.root, bundle_dir, cfg, result, metrics, time.perf_counter() - started)
     atomic_write_json(paths.summary, {"name": cfg.name, "status": "finished", **run.summary()})
+    build_report(paths.root)
     log.info(
         "%s on %s: evaluation return %.1f ± %.1f over %d episodes",
         cfg.rl.algorithm.upper(), cfg.rl.env, metrics["eval_return_mean"], metrics["eval_return_std"], metrics["eval_episodes"],

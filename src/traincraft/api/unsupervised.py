@@ -18,6 +18,7 @@ anomalies) is never a feature: it only scores the result (adjusted Rand index, R
       data/assignments.parquet  row id, cluster, distance   |   data/scores.parquet  row id, score, is_anomaly
       bundle/                   model.safetensors + bundle.json (encoders, features, model spec, threshold)
       run.json                  summary
+      report.html, card.json    the model card: cluster profiles | the most anomalous rows and the threshold
 
 :func:`load_unsupervised` reads either bundle back and predicts on new rows.
 """
@@ -51,6 +52,7 @@ from traincraft.features.table import TableEncoder
 from traincraft.models.autoencoder import AutoEncoder
 from traincraft.models.pretrained import resolve_pretrained
 from traincraft.recipe import Recipe, SplitConfig, save_recipe
+from traincraft.report import build_report
 from traincraft.serving import library_versions
 from traincraft.serving.unsupervised import (
     ANOMALY_FORMAT,
@@ -81,6 +83,7 @@ BUNDLE_JSON = "bundle.json"
 WEIGHTS_FILE = "model.safetensors"
 CLUSTERS_FILE = "clusters.json"
 ANOMALIES_FILE = "anomalies.json"
+HISTOGRAM_BINS = 40  # bars of the score histogram in anomalies.json and the report
 TOP_COLUMNS = 3  # columns named per anomalous row: the ones its reconstruction got most wrong
 _TRUE = {"1", "true", "yes", "y", "t", "anomaly", "outlier"}
 
@@ -300,6 +303,7 @@ def cluster(
     )
     run = ClusterRun(paths.root, bundle_dir, k, labels, metrics, scores, profiles, cfg, time.perf_counter() - started)
     atomic_write_json(paths.summary, {"name": cfg.name, "status": "finished", **_finite_dict(run.summary())})
+    build_report(paths.root)
     log.info("k=%d (%s): silhouette %.4f%s", k, chosen_by, silhouette,
              f", adjusted Rand {metrics['adjusted_rand']:.4f}" if "adjusted_rand" in metrics else "")
     return run
@@ -393,7 +397,8 @@ def detect_anomalies(
     top = _top_rows(model, encoder, frame, x_all, scores, acfg.top)
     atomic_write_json(
         paths.root / ANOMALIES_FILE,
-        {"contamination": acfg.contamination, "threshold": threshold, "metrics": metrics, "model": model.config, "top": top},
+        {"contamination": acfg.contamination, "threshold": threshold, "metrics": metrics, "model": model.config,
+         "rows": len(frame), "histogram": _score_histogram(scores), "top": top},
     )
     write_table(
         pd.DataFrame({"_row_id": frame.index.to_numpy(), "score": scores, "is_anomaly": flagged}),
@@ -417,9 +422,20 @@ def detect_anomalies(
     )
     run = AnomalyRun(paths.root, bundle_dir, scores, flagged, threshold, metrics, top, fit, cfg, time.perf_counter() - started)
     atomic_write_json(paths.summary, {"name": cfg.name, "status": "finished", **run.summary()})
+    build_report(paths.root)
     log.info("threshold %.4g flags %d of %d rows%s", threshold, int(flagged.sum()), len(frame),
              f"; ROC-AUC {metrics['roc_auc']:.4f} against '{acfg.reference}'" if "roc_auc" in metrics else "")
     return run
+
+
+def _score_histogram(scores: np.ndarray, bins: int = HISTOGRAM_BINS) -> dict[str, Any]:
+    """Counts of the scores in ``bins`` bins equally wide in log10 (reconstruction errors span decades)."""
+    positive = scores[np.isfinite(scores) & (scores > 0)]
+    if positive.size == 0:
+        return {"log10": True, "edges": [], "counts": []}
+    low, high = np.log10(positive.min()), np.log10(positive.max())
+    counts, edges = np.histogram(np.log10(positive), bins=bins, range=(low, high if high > low else low + 1.0))
+    return {"log10": True, "edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
 
 
 def _top_rows(

@@ -35,10 +35,12 @@ def report(
 
     def render(r: dict) -> None:
         out.print(f"wrote {r['report']} and {r['card']}")
-        out.print(f"  learning curves: [bold]{r['verdict'].replace('_', ' ')}[/] — {r['verdict_summary']}")
+        if r["verdict"] != "not_applicable":
+            out.print(f"  learning curves: [bold]{r['verdict'].replace('_', ' ')}[/] — {r['verdict_summary']}")
+        where = "" if r.get("task") in ("cluster", "anomaly", "rl") else "test "  # those tasks have no test split
         for row in r["headline"]:
             interval = f" (95% {row['low']:.4f}–{row['high']:.4f})" if row["low"] is not None else ""
-            out.print(f"  test {row['metric']}: {row['value']:.4f}{interval}")
+            out.print(f"  {where}{row['metric']}: {_fmt(row['value'])}{interval}")
         for c in r["failed_checks"]:
             out.print(f"  [bold red]check failed[/]: {c['attribute']} {c['measure']} = {c['value']:.4f} (limit {c['limit']})")
 

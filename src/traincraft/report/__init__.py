@@ -29,6 +29,15 @@ SECTIONS = [
     ("confusion", "Confusion matrix"), ("fairness", "Fairness"), ("slices", "Slices"),
     ("data-curve", "More data"), ("limitations", "Limitations"),
 ]
+SECTIONS_BY_TASK = {  # tasks without labels: their own sections instead of test metrics, calibration, fairness
+    "cluster": [("intended-use", "Intended use"), ("data", "Data"), ("training", "Training"), ("quality", "Cluster quality"),
+                ("clusters", "Cluster profiles"), ("limitations", "Limitations")],
+    "anomaly": [("intended-use", "Intended use"), ("data", "Data"), ("splits", "Splits"), ("training", "Training"),
+                ("learning-curves", "Learning curves"), ("quality", "Detection quality"), ("anomalies", "Most anomalous rows"),
+                ("limitations", "Limitations")],
+    "rl": [("intended-use", "Intended use"), ("environment", "Environment"), ("training", "Training"),
+           ("reward-curves", "Reward curves"), ("quality", "Evaluation episodes"), ("limitations", "Limitations")],
+}
 METRIC_KEYS = {  # per-group columns of the fairness tables
     "binary": ["share", "base_rate", "selection_rate", "accuracy", "tpr", "fpr", "mean_score", "calibration_gap"],
     "multiclass": ["share", "accuracy"],
@@ -48,7 +57,7 @@ def _images(card: dict[str, Any]) -> dict[str, Any]:
     history = card["training"]["history"]
     ev = card.get("evaluation") or {}
     task = card["model"]["task"]
-    if history:
+    if history and task not in ("cluster", "rl"):
         metric = "accuracy" if task in ("binary", "multiclass") else ("rmse" if task == "regression" else None)
         if metric and not any(f"val/{metric}" in r for r in history):
             metric = None
@@ -62,6 +71,12 @@ def _images(card: dict[str, Any]) -> dict[str, Any]:
         images["confusion"] = _plots.confusion_png(test["confusion_matrix"], ev["classes"])
     if test.get("residuals", {}).get("predicted"):
         images["residuals"] = _plots.residuals_png(test["residuals"])
+    if task == "cluster" and len((card.get("clusters") or {}).get("scores") or []) > 1:
+        images["silhouette"] = _plots.silhouette_png(card["clusters"]["scores"], chosen=card["clusters"]["k"])
+    if task == "anomaly" and ((card.get("anomalies") or {}).get("histogram") or {}).get("counts"):
+        images["scores"] = _plots.score_histogram_png(card["anomalies"]["histogram"], threshold=card["anomalies"]["threshold"])
+    if task == "rl" and card["rl"]["curve"]:
+        images["rewards"] = _plots.reward_curves_png(card["rl"]["curve"], evaluation=card["rl"].get("evaluation"))
     fairness = ev.get("fairness") or {}
     if task == "binary":
         for name, attribute in (fairness.get("attributes") or {}).items():
@@ -84,13 +99,15 @@ def build_report(run_dir: str | Path) -> dict[str, Path]:
 
     root = Path(run_dir)
     card = build_card(root)
+    sections = SECTIONS_BY_TASK.get(card["model"]["task"], SECTIONS)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
     html = env.from_string(TEMPLATE).render(
         card=card,
         ev=card.get("evaluation"),
         images=_images(card),
         csp=CSP,
-        sections=SECTIONS,
+        sections=sections,
+        titles=dict(sections),
         metric_keys=METRIC_KEYS,
         failed_checks=failed_checks(card),
         recipe_yaml=yaml.safe_dump(card["training"]["recipe"], sort_keys=False),

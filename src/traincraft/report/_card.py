@@ -21,7 +21,7 @@ from traincraft._version import __version__
 from traincraft.errors import RecipeError
 from traincraft.evaluation import EVALUATION_FILE, diagnose_learning_curves, jsonable
 
-__all__ = ["build_card", "read_jsonl", "CARD_FORMAT_VERSION", "CURVE_FILE", "HEADLINE"]
+__all__ = ["build_card", "read_jsonl", "CARD_FORMAT_VERSION", "CURVE_FILE", "HEADLINE", "UNSUPERVISED_TASKS"]
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,14 @@ HEADLINE = {  # the metrics a card leads with, in this order
     "binary": ["accuracy", "balanced_accuracy", "positive_f1", "roc_auc", "pr_auc", "log_loss", "brier", "ece"],
     "multiclass": ["accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "pr_auc", "log_loss", "brier", "ece"],
     "regression": ["mae", "rmse", "r2"],
+    "cluster": ["k", "silhouette", "adjusted_rand", "normalized_mutual_info", "inertia"],
+    "anomaly": ["roc_auc", "average_precision", "precision_at_threshold", "recall_at_threshold", "threshold", "flagged", "flagged_share"],
+    "rl": ["eval_return_mean", "eval_return_std", "eval_return_min", "eval_return_max", "eval_episodes", "env_steps"],
 }
+UNSUPERVISED_TASKS = ("cluster", "anomaly", "rl")
+CLUSTERS_FILE = "clusters.json"  # written by traincraft.api.unsupervised.cluster
+ANOMALIES_FILE = "anomalies.json"  # written by traincraft.api.unsupervised.detect_anomalies
+REWARD_KEYS = ("rl/steps", "rl/episode_return", "rl/eval_return")  # the metrics.jsonl keys the reward curves plot
 ECE_WARN = 0.05  # top-label ECE above 5 points: probabilities should not be read as chances without recalibration
 WIDE_INTERVAL = 0.05  # a 95% interval wider than this (e.g. accuracy ±2.5 points) is worth saying
 
@@ -96,6 +103,8 @@ def build_card(run_dir: str | Path) -> dict[str, Any]:
     curve = _read_json(root / CURVE_FILE)
     history = read_jsonl(root / "metrics.jsonl")
     task = summary.get("task") or bundle.get("task") or (evaluation or {}).get("task") or recipe.get("task")
+    if task in UNSUPERVISED_TASKS:
+        return _unsupervised_card(root, task, recipe, summary, bundle, manifest, splits, evaluation, history)
     train_cfg = recipe.get("train", {})
     model_cfg = recipe.get("model", {})
     early = train_cfg.get("early_stopping", {}).get("enabled", False)
@@ -165,6 +174,142 @@ def build_card(run_dir: str | Path) -> dict[str, Any]:
     }
     card["limitations"] = _limitations(card, evaluation, diagnosis)
     return jsonable(card)
+
+
+def _unsupervised_card(
+    root: Path,
+    task: str,
+    recipe: dict[str, Any],
+    summary: dict[str, Any],
+    bundle: dict[str, Any],
+    manifest: dict | None,
+    splits: dict | None,
+    evaluation: dict | None,
+    history: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The card of a ``task: cluster | anomaly | rl`` run: what it shares with a supervised card, plus its own section."""
+    data = recipe.get("data", {})
+    train_cfg = recipe.get("train", {})
+    card: dict[str, Any] = {
+        "format": "traincraft-model-card",
+        "format_version": CARD_FORMAT_VERSION,
+        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated_by": f"traincraft {__version__}",
+        "run_dir": str(root),
+        "model": {
+            "name": summary.get("name") or recipe.get("name") or root.name,
+            "task": task,
+            "label": None,
+            "classes": None,
+            "positive_label": None,
+            "created": bundle.get("created"),
+            "architecture": bundle.get("model") if task != "rl" else bundle.get("policy"),
+            "versions": bundle.get("versions", {}),
+        },
+        "intended_use": recipe.get("description")
+        or "Not stated: add a `description:` to the recipe saying what the model is for and for whom.",
+        "data": {
+            "source": data.get("source") or (manifest or {}).get("source"),
+            "fingerprint": (manifest or {}).get("fingerprint"),
+            "rows_in": (manifest or {}).get("rows_in"),
+            "rows_out": (manifest or {}).get("rows_out"),
+            "preparation": (manifest or {}).get("steps", []),
+            "sensitive": data.get("sensitive", []),
+            "audit": None,
+        },
+        "splits": {
+            "method": (splits or {}).get("method"),
+            "seed": (splits or {}).get("seed"),
+            "sizes": {k: len(v) for k, v in (splits or {}).items() if isinstance(v, list)},
+            "fractions": {},
+        },
+        "training": {
+            "recipe": recipe,
+            "epochs": summary.get("epochs"),
+            "best_epoch": summary.get("best_epoch"),
+            "stopped_early": None,
+            "lr": train_cfg.get("lr") if task == "anomaly" else None,
+            "seconds": summary.get("seconds"),
+            "hardware": {"device": summary.get("device"), "python": bundle.get("versions", {}).get("python"),
+                         "torch": bundle.get("versions", {}).get("torch")},
+            "history": history,
+        },
+        "learning_curves": {"verdict": "not_applicable", "summary": f"There is no held-out loss to diagnose for task: {task}.",
+                            "evidence": [], "advice": [], "from_epoch": None},
+        "evaluation": None,
+        "headline": _headline(task, None, summary),
+        "data_curve": None,
+        "checks": [],
+    }
+    if task == "anomaly":
+        card["learning_curves"] = diagnose_learning_curves(
+            history, best_epoch=summary.get("best_epoch"), restored_best=True, baseline_loss=None,
+            settings={"epochs": train_cfg.get("epochs"), "early_stopping": True},
+        )
+        card["anomalies"] = _read_json(root / ANOMALIES_FILE)
+    elif task == "cluster":
+        card["clusters"] = _read_json(root / CLUSTERS_FILE)
+    else:
+        card["rl"] = _rl_section(recipe, summary, evaluation, history)
+    card["limitations"] = _unsupervised_limitations(card)
+    return jsonable(card)
+
+
+def _rl_section(recipe: dict[str, Any], summary: dict[str, Any], evaluation: dict | None, history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The environment, the final evaluation episodes and the reward curves (from metrics.jsonl)."""
+    rl = recipe.get("rl", {})
+    curve = [{k: r[k] for k in ("epoch", *REWARD_KEYS) if r.get(k) is not None} for r in history if r.get("rl/steps") is not None]
+    returns = [r["rl/episode_return"] for r in curve if "rl/episode_return" in r]
+    return {
+        "env": rl.get("env"),
+        "env_kwargs": rl.get("env_kwargs") or {},
+        "algorithm": rl.get("algorithm"),
+        "n_envs": rl.get("n_envs"),
+        "total_steps": rl.get("total_steps"),
+        "env_steps": summary.get("env_steps"),
+        "iterations": summary.get("iterations"),
+        "episodes": summary.get("episodes"),
+        "env_steps_per_s": summary.get("env_steps_per_s"),
+        "resumed_from_iteration": summary.get("resumed_from_iteration"),
+        "first_return": returns[0] if returns else None,
+        "best_training_return": max(returns) if returns else None,
+        "evaluation": evaluation,
+        "curve": curve,
+    }
+
+
+def _unsupervised_limitations(card: dict[str, Any]) -> list[str]:
+    task = card["model"]["task"]
+    if task == "rl":
+        rl = card["rl"]
+        out = [f"Evaluated in the environment it was trained in ({rl['env']}{', ' + str(rl['env_kwargs']) if rl['env_kwargs'] else ''}); "
+               "a changed environment (other physics, noise, time limits) may need retraining."]
+        ev = rl.get("evaluation") or {}
+        if ev.get("eval_episodes", 0) < 20:
+            out.append(f"Only {ev.get('eval_episodes', 0)} evaluation episodes: the mean return is a rough estimate.")
+        if ev.get("eval_return_std") and ev.get("eval_return_mean") and abs(ev["eval_return_std"]) > 0.2 * abs(ev["eval_return_mean"]):
+            out.append(f"Returns vary widely between episodes (std {ev['eval_return_std']:.1f} around {ev['eval_return_mean']:.1f}).")
+        return out
+    source = card["data"]["source"] or "the training data"
+    if task == "cluster":
+        clusters = card.get("clusters") or {}
+        out = [f"Clusters describe {source} as it was; they are groups of similar rows, not classes, and new data may "
+               "group differently."]
+        sil = (clusters.get("metrics") or {}).get("silhouette")
+        if sil is not None and sil < 0.25:
+            out.append(f"The clusters overlap (silhouette {sil:.3f}; below 0.25 there is little separated structure): "
+                       "read the profiles as tendencies.")
+        small = [p["cluster"] for p in clusters.get("profiles", []) if p.get("share", 1) < 0.02]
+        if small:
+            out.append(f"Cluster(s) {', '.join(map(str, small))} hold under 2% of the rows each; they may be outliers rather than groups.")
+        return out
+    anomalies = card.get("anomalies") or {}
+    metrics = anomalies.get("metrics") or {}
+    out = [f"The threshold flags the {100 * (anomalies.get('contamination') or 0):.1f}% highest-scoring training rows of "
+           f"{source}; it is a share, not a proof that a row is wrong: check flagged rows before acting on them."]
+    if "roc_auc" not in metrics:
+        out.append("No known anomalies (anomaly.reference) to check the scores against: their quality is unmeasured.")
+    return out
 
 
 def _audit_summary(audit: dict | None) -> dict[str, Any] | None:

@@ -18,6 +18,9 @@ __all__ = [
     "data_curve_png",
     "fairness_png",
     "mitigation_png",
+    "reward_curves_png",
+    "silhouette_png",
+    "score_histogram_png",
 ]
 
 DPI = 110  # sharp on a laptop screen, ~30-60 kB per figure
@@ -202,4 +205,57 @@ def mitigation_png(mitigation: dict[str, Any]) -> str:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
+    return _png(fig)
+
+
+def reward_curves_png(curve: list[dict[str, Any]], *, evaluation: dict[str, Any] | None) -> str:
+    """Mean return of the episodes finished in each iteration against environment steps, the evaluations during
+    training, and the final evaluation's mean ± std."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    training = [r for r in curve if "rl/episode_return" in r]
+    ax.plot([r["rl/steps"] for r in training], _finite([r["rl/episode_return"] for r in training]),
+            color=BLUE, linewidth=1.2, label="training episodes (mean per iteration)")
+    evals = [r for r in curve if "rl/eval_return" in r]
+    if evals:
+        ax.plot([r["rl/steps"] for r in evals], _finite([r["rl/eval_return"] for r in evals]),
+                color=ORANGE, marker="o", linestyle="--", label="evaluation (deterministic)")
+    if evaluation and evaluation.get("eval_return_mean") is not None:
+        steps = evaluation.get("env_steps") or (curve[-1]["rl/steps"] if curve else 0)
+        ax.errorbar([steps], [evaluation["eval_return_mean"]], yerr=[evaluation.get("eval_return_std") or 0.0], color=GREEN,
+                    marker="s", capsize=4, label=f"final: {evaluation['eval_return_mean']:.1f} over {evaluation.get('eval_episodes')} episodes")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel("episode return")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return _png(fig)
+
+
+def silhouette_png(scores: list[dict[str, Any]], *, chosen: int) -> str:
+    """Silhouette score per k tried, the chosen k marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ks = [s["k"] for s in scores]
+    ax.plot(ks, _finite([s.get("silhouette") for s in scores]), color=BLUE, marker="o")
+    ax.axvline(chosen, color=RED, linestyle="--", linewidth=1, label=f"chosen k = {chosen}")
+    ax.set_xlabel("k (clusters)")
+    ax.set_ylabel("silhouette")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def score_histogram_png(histogram: dict[str, Any], *, threshold: float) -> str:
+    """Rows per anomaly score (log10 bins), the threshold marked; bars above it in red."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    edges, counts = histogram["edges"], histogram["counts"]
+    cut = math.log10(threshold) if threshold > 0 else -math.inf
+    for left, right, count in zip(edges[:-1], edges[1:], counts):
+        ax.bar(10 ** left, count, width=10 ** right - 10 ** left, align="edge", color=RED if left >= cut else BLUE, alpha=0.8)
+    ax.axvline(threshold, color=RED, linestyle="--", linewidth=1, label=f"threshold {threshold:.4g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("anomaly score (reconstruction error)")
+    ax.set_ylabel("rows")
+    ax.legend(fontsize=8)
     return _png(fig)

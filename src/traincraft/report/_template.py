@@ -37,17 +37,27 @@ ul { margin: 4px 0 8px 18px; padding: 0; }
 </head>
 <body>
 {% macro num(v, d=4) %}{% if v is none %}—{% elif v is number %}{{ "%.*f"|format(d, v) }}{% else %}{{ v }}{% endif %}{% endmacro %}
+{% macro val(v) %}{% if v is integer and v is not sameas true and v is not sameas false %}{{ v }}{% else %}{{ num(v) }}{% endif %}{% endmacro %}
 {% macro pct(v) %}{% if v is none %}—{% else %}{{ "%.1f"|format(100 * v) }}%{% endif %}{% endmacro %}
 <header id="summary">
 <h1>Model card: {{ card.model.name }}</h1>
-<p class="sub">{{ card.model.task }} model predicting <b>{{ card.model.label }}</b>{% if card.model.classes %} ({{ card.model.classes|length }} classes{% if card.model.positive_label is not none %}, positive class <b>{{ card.model.positive_label }}</b>{% endif %}){% endif %} · generated {{ card.generated }} by {{ card.generated_by }}</p>
+{% set shown = sections|map("first")|list %}
+<p class="sub">{% if card.model.task == "cluster" %}clustering into <b>{{ card.clusters.k if card.clusters else "?" }}</b> groups{% elif card.model.task == "anomaly" %}anomaly detector (autoencoder reconstruction error){% elif card.model.task == "rl" %}{{ card.rl.algorithm|upper }} policy for <b>{{ card.rl.env }}</b>{% else %}{{ card.model.task }} model predicting <b>{{ card.model.label }}</b>{% endif %}{% if card.model.classes %} ({{ card.model.classes|length }} classes{% if card.model.positive_label is not none %}, positive class <b>{{ card.model.positive_label }}</b>{% endif %}){% endif %} · generated {{ card.generated }} by {{ card.generated_by }}</p>
 <nav>{% for id, title in sections %}<a href="#{{ id }}">{{ title }}</a>{% endfor %}</nav>
 {% if failed_checks %}<div class="verdict bad"><b>{{ failed_checks|length }} check(s) failed:</b> {% for c in failed_checks %}{{ c.attribute }} {{ c.measure }} = {{ num(c.value, 3) }} (limit {{ c.limit }}){% if not loop.last %}; {% endif %}{% endfor %}</div>{% endif %}
 </header>
 
-<section id="intended-use"><h2>Intended use</h2><p>{{ card.intended_use }}</p></section>
+{% if "intended-use" in shown %}<section id="intended-use"><h2>Intended use</h2><p>{{ card.intended_use }}</p></section>{% endif %}
 
-<section id="data"><h2>Data</h2>
+{% if "environment" in shown %}<section id="environment"><h2>Environment</h2>
+<table><tr><th class="l">environment</th><td class="l"><code>{{ card.rl.env }}</code>{% if card.rl.env_kwargs %} {{ card.rl.env_kwargs }}{% endif %}</td></tr>
+<tr><th class="l">algorithm</th><td class="l">{{ card.rl.algorithm|upper }}</td></tr>
+<tr><th class="l">environments side by side</th><td class="l">{{ card.rl.n_envs }}</td></tr>
+<tr><th class="l">step budget</th><td class="l">{{ card.rl.total_steps }}</td></tr>
+{% if card.model.architecture %}<tr><th class="l">policy network</th><td class="l">hidden {{ card.model.architecture.hidden }}, {{ card.model.architecture.activation }}{% if card.model.architecture.normalize_obs %}, observations normalised{% endif %}</td></tr>{% endif %}</table>
+</section>{% endif %}
+
+{% if "data" in shown %}<section id="data"><h2>Data</h2>
 <table><tr><th class="l">source</th><td class="l"><code>{{ card.data.source }}</code></td></tr>
 <tr><th class="l">fingerprint</th><td class="l"><code>{{ card.data.fingerprint }}</code></td></tr>
 <tr><th class="l">rows read / kept</th><td class="l">{{ card.data.rows_in }} / {{ card.data.rows_out }}</td></tr>
@@ -59,31 +69,36 @@ ul { margin: 4px 0 8px 18px; padding: 0; }
 <h3>Audit findings</h3>
 {% if card.data.audit and card.data.audit.findings %}<ul>{% for f in card.data.audit.findings[:20] %}<li>{% if f is mapping %}{{ f.get("check") or f.get("kind") or "" }} {{ f.get("message") or f.get("summary") or f }}{% else %}{{ f }}{% endif %}</li>{% endfor %}</ul>
 {% elif card.data.audit %}<p>No findings.</p>{% else %}<p class="muted">No audit.json in the run directory (the audit did not run).</p>{% endif %}
-</section>
+</section>{% endif %}
 
-<section id="splits"><h2>Splits</h2>
+{% if "splits" in shown %}<section id="splits"><h2>Splits</h2>
 <table><tr><th class="l">method</th><th>seed</th>{% for k, v in card.splits.sizes.items() %}<th>{{ k }} rows</th>{% endfor %}</tr>
 <tr><td class="l">{{ card.splits.method }}</td><td>{{ card.splits.seed }}</td>{% for k, v in card.splits.sizes.items() %}<td>{{ v }}</td>{% endfor %}</tr></table>
-<p class="muted">The test split was scored once, after training, with the best weights; it chose nothing.</p>
-</section>
+{% if card.model.task == "anomaly" %}<p class="muted">The autoencoder trained on the train split and stopped early on the validation split; the threshold is a quantile of the train split's scores; every row was scored.</p>{% else %}<p class="muted">The test split was scored once, after training, with the best weights; it chose nothing.</p>{% endif %}
+</section>{% endif %}
 
-<section id="training"><h2>Training</h2>
-<table><tr><th class="l">epochs run</th><td>{{ card.training.epochs }}</td><th class="l">best epoch</th><td>{{ card.training.best_epoch }}</td>
+{% if "training" in shown %}<section id="training"><h2>Training</h2>
+{% if card.model.task == "rl" %}<table><tr><th class="l">environment steps</th><td>{{ card.rl.env_steps }}</td><th class="l">iterations</th><td>{{ card.rl.iterations }}</td><th class="l">episodes</th><td>{{ card.rl.episodes }}</td></tr>
+<tr><th class="l">steps per second</th><td>{{ num(card.rl.env_steps_per_s, 0) }}</td><th class="l">time</th><td>{{ num(card.training.seconds, 1) }} s</td><th class="l">hardware</th><td class="l">{{ card.training.hardware.device }}, torch {{ card.training.hardware.torch }}, Python {{ card.training.hardware.python }}</td></tr>
+{% if card.rl.resumed_from_iteration %}<tr><th class="l">resumed from iteration</th><td>{{ card.rl.resumed_from_iteration }}</td></tr>{% endif %}</table>
+{% elif card.model.task == "cluster" %}<table><tr><th class="l">k</th><td>{{ card.clusters.k }}</td><th class="l">chosen by</th><td class="l">{{ card.clusters.chosen_by }}</td><th class="l">feature scale</th><td class="l">{{ card.clusters.scale }}</td><th class="l">time</th><td>{{ num(card.training.seconds, 1) }} s</td></tr></table>
+{% if images.silhouette %}<img alt="silhouette per k" src="data:image/png;base64,{{ images.silhouette }}">{% endif %}
+{% else %}<table><tr><th class="l">epochs run</th><td>{{ card.training.epochs }}</td><th class="l">best epoch</th><td>{{ card.training.best_epoch }}</td>
 <th class="l">stopped early</th><td>{{ card.training.stopped_early }}</td></tr>
 <tr><th class="l">learning rate</th><td>{{ card.training.lr }}</td><th class="l">time</th><td>{{ num(card.training.seconds, 1) }} s</td>
-<th class="l">hardware</th><td class="l">{{ card.training.hardware.device }}, torch {{ card.training.hardware.torch }}, Python {{ card.training.hardware.python }}</td></tr></table>
+<th class="l">hardware</th><td class="l">{{ card.training.hardware.device }}, torch {{ card.training.hardware.torch }}, Python {{ card.training.hardware.python }}</td></tr></table>{% endif %}
 <details><summary>Resolved recipe</summary><pre>{{ recipe_yaml }}</pre></details>
-</section>
+</section>{% endif %}
 
-<section id="learning-curves"><h2>Learning curves and the overfitting verdict</h2>
+{% if "learning-curves" in shown %}<section id="learning-curves"><h2>Learning curves and the overfitting verdict</h2>
 {% set lc = card.learning_curves %}
 <div class="verdict {{ {'fitting_well': 'ok', 'overfitting': 'bad', 'underfitting': 'warn'}.get(lc.verdict, 'info') }}"><b>{{ lc.verdict|replace("_", " ") }}{% if lc.from_epoch %} from epoch {{ lc.from_epoch }}{% endif %}.</b> {{ lc.summary }}</div>
 {% if images.learning_curves %}<img alt="learning curves" src="data:image/png;base64,{{ images.learning_curves }}">{% endif %}
 {% if lc.evidence %}<h3>Evidence</h3><ul>{% for e in lc.evidence %}<li>{{ e }}</li>{% endfor %}</ul>{% endif %}
 {% if lc.advice %}<h3>Advice</h3><ul>{% for a in lc.advice %}<li>{{ a }}</li>{% endfor %}</ul>{% endif %}
-</section>
+</section>{% endif %}
 
-<section id="metrics"><h2>Test metrics</h2>
+{% if "metrics" in shown %}<section id="metrics"><h2>Test metrics</h2>
 {% if card.headline %}<table><tr><th class="l">metric</th><th>value</th><th>95% interval</th></tr>
 {% for m in card.headline %}<tr><td class="l">{{ m.metric }}</td><td>{{ num(m.value) }}</td><td>{% if m.low is not none %}{{ num(m.low) }} – {{ num(m.high) }}{% else %}—{% endif %}</td></tr>{% endfor %}</table>
 <p class="muted">Intervals: percentile bootstrap over {{ ev.bootstrap.resamples if ev else "?" }} resamples of the {{ ev.test.rows if ev else "?" }} test rows.</p>
@@ -97,7 +112,7 @@ ul { margin: 4px 0 8px 18px; padding: 0; }
 {% if ev and ev.test.per_class %}<h3>Per class</h3><table><tr><th class="l">class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>
 {% for c in ev.test.per_class %}<tr><td class="l">{{ c["class"] }}</td><td>{{ num(c.precision, 3) }}</td><td>{{ num(c.recall, 3) }}</td><td>{{ num(c.f1, 3) }}</td><td>{{ c.support }}</td></tr>{% endfor %}</table>{% endif %}
 {% if images.residuals %}<h3>Residuals</h3><img alt="residual plot" src="data:image/png;base64,{{ images.residuals }}">{% endif %}
-</section>
+</section>{% endif %}
 
 {% if ev and ev.test.calibration %}<section id="calibration"><h2>Calibration</h2>
 <div class="grid"><div><img alt="reliability diagram" src="data:image/png;base64,{{ images.reliability }}"></div>
@@ -106,7 +121,7 @@ ul { margin: 4px 0 8px 18px; padding: 0; }
 
 {% if images.confusion %}<section id="confusion"><h2>Confusion matrix</h2><img alt="confusion matrix" src="data:image/png;base64,{{ images.confusion }}"></section>{% endif %}
 
-<section id="fairness"><h2>Fairness</h2>
+{% if "fairness" in shown %}<section id="fairness"><h2>Fairness</h2>
 {% set fair = ev.fairness if ev else none %}
 {% if not fair %}<p>Not assessed: the recipe names no <code>data.sensitive</code> columns.</p>{% else %}
 {% for w in fair.warnings %}<p class="small">⚠ {{ w }}</p>{% endfor %}
@@ -129,17 +144,17 @@ ul { margin: 4px 0 8px 18px; padding: 0; }
 <div class="verdict info">Trade-off: the demographic-parity difference changes by {{ pct(-m.dp_difference_reduction) if m.dp_difference_reduction is not none else "—" }} ({{ num(m.test_before.dp_difference, 3) }} → {{ num(m.test_after.dp_difference, 3) }}); this costs <b>{{ num(100 * m.accuracy_cost, 2) }} points of accuracy</b> ({{ num(m.test_before.accuracy) }} → {{ num(m.test_after.accuracy) }}). The bundle still predicts with one threshold; these thresholds need the sensitive column at prediction time.</div>
 {% if images.mitigation %}<img alt="mitigation" src="data:image/png;base64,{{ images.mitigation }}">{% endif %}
 {% endif %}{% endif %}
-</section>
+</section>{% endif %}
 
-<section id="slices"><h2>Worst slices</h2>
+{% if "slices" in shown %}<section id="slices"><h2>Worst slices</h2>
 {% set sl = ev.slices if ev else none %}
 {% if sl and sl.worst %}<p>{{ sl.slices_ranked }} slices of at least {{ sl.min_support }} test rows over {{ sl.columns|length }} columns; overall {{ sl.metric }} {{ num(sl.overall) }}.</p>
 <table><tr><th class="l">slice</th><th>rows</th><th>{{ sl.metric }}</th><th>95% interval</th><th>vs overall</th></tr>
 {% for s in sl.worst %}<tr><td class="l">{{ s.slice }}</td><td>{{ s.rows }}</td><td>{{ num(s.metric) }}</td><td>{{ num(s.low, 3) }} – {{ num(s.high, 3) }}</td><td>{{ "%+.4f"|format(s.gap) }}</td></tr>{% endfor %}</table>
 {% else %}<p class="muted">No slices with enough rows.</p>{% endif %}
-</section>
+</section>{% endif %}
 
-<section id="data-curve"><h2>Would more data help?</h2>
+{% if "data-curve" in shown %}<section id="data-curve"><h2>Would more data help?</h2>
 {% set dc = card.data_curve %}
 {% if dc %}{% if dc.fit and dc.fit.ok %}<div class="verdict {{ 'ok' if dc.fit.flattened else 'info' }}">{{ dc.fit.verdict }}</div>
 <p>Power-law fit of the validation error: {{ dc.fit.form }} with a = {{ num(dc.fit.a, 4) }}, b = {{ num(dc.fit.b, 3) }} (95% interval {{ num(dc.fit.b_interval[0], 3) }} – {{ num(dc.fit.b_interval[1], 3) }}), R² in log space {{ num(dc.fit.fit_r2_log, 3) }}.</p>{% elif dc.fit %}<p>{{ dc.fit.reason }}</p>{% endif %}
@@ -147,9 +162,49 @@ ul { margin: 4px 0 8px 18px; padding: 0; }
 <table><tr><th>share of training split</th><th>training rows</th><th>validation {{ dc.metric }}</th></tr>
 {% for p in dc.points %}<tr><td>{{ pct(p.fraction) }}</td><td>{{ p.train_rows }}</td><td>{{ num(p.metric) }}</td></tr>{% endfor %}</table>
 {% else %}<p class="muted">Not computed for this run. Run <code>traincraft curve RECIPE</code> to train on 10–100% of the training split and see.</p>{% endif %}
-</section>
+</section>{% endif %}
 
-<section id="limitations"><h2>Limitations</h2><ul>{% for l in card.limitations %}<li>{{ l }}</li>{% endfor %}</ul></section>
+
+
+
+{% if "reward-curves" in shown %}<section id="reward-curves"><h2>Reward curves</h2>
+{% if images.rewards %}<img alt="reward curves" src="data:image/png;base64,{{ images.rewards }}">
+<p>Mean return of the training episodes: {{ num(card.rl.first_return, 1) }} in the first iteration, {{ num(card.rl.best_training_return, 1) }} at best ({{ card.rl.curve|length }} iterations logged in metrics.jsonl).</p>
+{% else %}<p class="muted">No iterations in metrics.jsonl.</p>{% endif %}
+</section>{% endif %}
+
+{% if "quality" in shown %}<section id="quality"><h2>{{ titles.quality }}</h2>
+{% if card.headline %}<table><tr><th class="l">metric</th><th>value</th></tr>
+{% for m in card.headline %}<tr><td class="l">{{ m.metric|replace("_", " ") }}</td><td>{{ val(m.value) }}</td></tr>{% endfor %}</table>{% else %}<p class="muted">No metrics recorded.</p>{% endif %}
+{% if card.model.task == "rl" and card.rl.evaluation %}<p>Final evaluation: {{ card.rl.evaluation.eval_episodes }} episodes with deterministic actions, seeded apart from the training episodes. Returns: {{ card.rl.evaluation.returns|map("round", 1)|join(", ") }}.</p>{% endif %}
+{% if card.model.task == "cluster" and card.clusters and card.clusters.metrics.adjusted_rand is not none %}<p class="muted">Adjusted Rand index and normalised mutual information compare the clusters with the reference column <code>{{ card.training.recipe.cluster.reference }}</code>, which was never a feature.</p>{% endif %}
+{% if card.model.task == "anomaly" and card.anomalies and card.anomalies.metrics.roc_auc is not none %}<p class="muted">ROC-AUC and precision / recall compare the scores with the known anomalies in <code>{{ card.training.recipe.anomaly.reference }}</code>, which was never a feature.</p>{% endif %}
+</section>{% endif %}
+
+{% if "clusters" in shown %}<section id="clusters"><h2>Cluster profiles</h2>
+{% set cl = card.clusters %}
+{% if cl and cl.profiles %}<table><tr><th>cluster</th><th>rows</th><th>share</th><th>mean distance to centre</th><th class="l">most distinctive</th></tr>
+{% for p in cl.profiles %}<tr><td><a href="#cluster-{{ p.cluster }}">{{ p.cluster }}</a></td><td>{{ p.size }}</td><td>{{ pct(p.share) }}</td><td>{{ num(p.mean_distance, 3) }}</td><td class="l">{% for e in p.distinctive[:3] %}{{ e.column }} {{ num(e.typical, 2) }}{% if not loop.last %}, {% endif %}{% endfor %}</td></tr>{% endfor %}</table>
+{% for p in cl.profiles %}<h3 id="cluster-{{ p.cluster }}">Cluster {{ p.cluster }}: {{ p.size }} rows ({{ pct(p.share) }})</h3>
+<div class="grid"><div>{% if p.distinctive %}<table><tr><th class="l">column</th><th>typical here</th><th>typical overall</th><th>effect</th></tr>
+{% for e in p.distinctive %}<tr><td class="l">{{ e.column }}</td><td>{{ num(e.typical, 3) }}</td><td>{{ num(e.overall, 3) }}</td><td>{{ "%+.2f"|format(e.effect) }}</td></tr>{% endfor %}</table>
+<p class="muted">Typical: median (numbers) or most common value; effect: standardised mean difference, or share gap of the value.</p>{% endif %}</div>
+<div>{% if p.nearest %}<table><tr><th class="l">row nearest the centre</th><th>distance</th>{% for c in p.nearest[0]["values"] %}<th class="l">{{ c }}</th>{% endfor %}</tr>
+{% for r in p.nearest %}<tr><td class="l">{{ r.row_id }}</td><td>{{ num(r.distance, 3) }}</td>{% for c, v in r["values"].items() %}<td class="l">{{ num(v, 3) }}</td>{% endfor %}</tr>{% endfor %}</table>
+{% elif p.nearest_rows %}<p>Rows nearest the centre: {{ p.nearest_rows|join(", ") }}</p>{% endif %}</div></div>
+{% endfor %}{% else %}<p class="muted">No clusters.json in the run directory.</p>{% endif %}
+</section>{% endif %}
+
+{% if "anomalies" in shown %}<section id="anomalies"><h2>Most anomalous rows</h2>
+{% set an = card.anomalies %}
+{% if an %}<p>Threshold <b>{{ num(an.threshold, 5) }}</b>: the {{ pct(1 - an.contamination) }} quantile of the training rows' scores (anomaly.contamination {{ an.contamination }}); it flags <b>{{ an.metrics.flagged }}</b> of {{ an.rows or card.data.rows_in }} rows.</p>
+{% if images.scores %}<img alt="score histogram" src="data:image/png;base64,{{ images.scores }}">{% endif %}
+{% if an.top %}<table><tr><th>rank</th><th class="l">row</th><th>score</th><th class="l">flagged</th><th class="l">columns rebuilt worst (value, share of the error)</th></tr>
+{% for t in an.top %}<tr><td>{{ loop.index }}</td><td class="l">{{ t.row_id }}</td><td>{{ num(t.score, 5) }}</td><td class="l">{{ "yes" if t.score > an.threshold else "no" }}</td><td class="l">{% for c in t.columns %}{{ c.column }} = {{ num(c.value, 4) }} ({{ pct(c.share_of_error) }}){% if not loop.last %}; {% endif %}{% endfor %}</td></tr>{% endfor %}</table>{% endif %}
+{% else %}<p class="muted">No anomalies.json in the run directory.</p>{% endif %}
+</section>{% endif %}
+
+{% if "limitations" in shown %}<section id="limitations"><h2>Limitations</h2><ul>{% for l in card.limitations %}<li>{{ l }}</li>{% endfor %}</ul></section>{% endif %}
 <footer class="muted"><p>Self-contained report: every figure is embedded; the page makes no network request. The same content for machines: card.json.</p></footer>
 </body>
 </html>

@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 INIT_SAMPLE = 20_000  # rows k-means++ seeds from; more rows change the seeding little and cost k passes each
 PROFILE_COLUMNS = 12  # columns shown per cluster profile, the most distinctive first
+NEAREST_COLUMNS = 6  # columns shown for each row nearest a centre (its cluster's most distinctive), plus any text
+SHOWN_TEXT = 200  # characters of a text value shown in a profile
+_UNPROFILED = ("text",)
 
 
 def _generator(*key: int) -> torch.Generator:
@@ -253,7 +256,8 @@ def cluster_profiles(
     nearest: int = 5,
     top: int = PROFILE_COLUMNS,
 ) -> list[dict[str, Any]]:
-    """Per cluster: size, share, mean distance, the rows nearest its centre and its most distinctive columns.
+    """Per cluster: size, share, mean distance, the rows nearest its centre (ids, distances and their values in the
+    cluster's most distinctive columns and any text column) and its most distinctive columns.
 
     ``columns`` are ``(name, type)`` of the feature columns of ``frame`` (raw values, index = row ids).
     A numeric column's effect is ``(cluster mean - overall mean) / overall std``; a categorical
@@ -271,6 +275,8 @@ def cluster_profiles(
         effects = []
         for name, kind in columns:
             series = frame[name]
+            if kind in _UNPROFILED:  # free text has no typical value; its nearest rows show it
+                continue
             if kind == "numeric":
                 values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
                 overall_std = float(np.nanstd(values))
@@ -292,12 +298,38 @@ def cluster_profiles(
                     "effect": round(share_in - share_out, 4),
                 })
         effects.sort(key=lambda e: -abs(e["effect"]))
+        shown = [e["column"] for e in effects[:NEAREST_COLUMNS]] + [name for name, kind in columns if kind in _UNPROFILED]
         profiles.append({
             "cluster": c,
             "size": int(inside.sum()),
             "share": round(float(inside.mean()), 6),
             "mean_distance": float(np.sqrt(distances[members]).mean()),
-            "nearest_rows": [ids[i].item() if hasattr(ids[i], "item") else ids[i] for i in order],
+            "nearest_rows": [_plain(ids[i]) for i in order],
+            "nearest": [
+                {"row_id": _plain(ids[i]), "distance": float(np.sqrt(distances[i])),
+                 "values": {name: _shown_value(frame[name].iloc[i]) for name in shown}}
+                for i in order
+            ],
             "distinctive": effects[:top],
         })
     return profiles
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-able Python scalar from a numpy / pandas one."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT:
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _shown_value(value: Any) -> Any:
+    """A cell as the report shows it: missing as None, long texts cut to ``SHOWN_TEXT`` characters."""
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):  # arrays and other non-scalars
+        return str(value)[:SHOWN_TEXT]
+    value = _plain(value)
+    if isinstance(value, str) and len(value) > SHOWN_TEXT:
+        return value[: SHOWN_TEXT - 1] + "…"
+    return value if isinstance(value, (int, float, str, bool)) else str(value)
