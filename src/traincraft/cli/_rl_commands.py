@@ -80,6 +80,9 @@ def render_summary(r: dict[str, Any]) -> None:
         out.print(f"  threshold {r['threshold']:.4g} flags {r['flagged']} rows; most anomalous: {', '.join(map(str, r['top_rows']))}")
         out.print(f"  {_metrics_line(r['metrics'])}")
         out.print(f"bundle: {r['bundle']}")
+    report = Path(r["run_dir"]) / "report.html"
+    if report.exists():
+        out.print(f"report: {report}")
 
 
 def register(app: typer.Typer) -> None:
