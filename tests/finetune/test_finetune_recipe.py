@@ -11,7 +11,7 @@ from traincraft.recipe import LoraConfig, Recipe, recipe_from_dict, render_recip
 
 def test_defaults() -> None:
     r = recipe_from_dict({"data": {"source": "x.csv", "label": "y"}, "model": {"pretrained": "minilm"}})
-    assert (r.model.tune, r.model.pooling, r.model.max_length, r.model.layer_decay) == ("lora", "mean", 128, None)
+    assert (r.model.tune, r.model.pooling, r.model.layers, r.model.max_length, r.model.layer_decay) == ("lora", "mean", "auto", 128, None)
     assert r.model.lora == LoraConfig(rank=8, alpha=16.0, dropout=0.1, target_modules=["query", "value"])
     assert (r.train.grad_accum, r.train.grad_checkpointing, r.train.new_labels) == (1, False, "refuse")
 
@@ -21,6 +21,7 @@ def test_defaults() -> None:
     [
         ({"model": {"tune": "adapter"}}, r"model\.tune: must be one of 'full', 'head' or 'lora'"),
         ({"model": {"pooling": "max"}}, r"model\.pooling: must be one of 'mean' or 'cls'"),
+        ({"model": {"layers": "top"}}, r"model\.layers: must be one of 'auto', 'last' or 'all'"),
         ({"model": {"lora": {"rnak": 4}}}, r"model\.lora\.rnak: unknown key 'rnak'\. Did you mean 'rank'\?"),
         ({"model": {"lora": {"rank": 0}}}, r"model\.lora\.rank: .*greater than or equal to 1"),
         ({"model": {"lora": {"target_modules": []}}}, r"model\.lora\.target_modules: .*target_modules must name at least one layer"),
@@ -37,7 +38,7 @@ def test_bad_fine_tuning_settings_name_the_path(raw, message) -> None:
 
 def test_the_commented_template_explains_the_new_fields() -> None:
     text = render_recipe(Recipe())
-    for phrase in ("pretrained:", "tune: lora", "lora:", "rank: 8", "grad_accum: 1", "new_labels: refuse", "Layer-wise learning-rate decay"):
+    for phrase in ("pretrained:", "tune: lora", "lora:", "rank: 8", "grad_accum: 1", "new_labels: refuse", "Layer-wise learning-rate decay", "layers: auto"):
         assert phrase in text, phrase
     assert Recipe.model_validate(yaml.safe_load(text)) == Recipe()
 

@@ -97,14 +97,14 @@ def test_the_cache_key_follows_data_and_model(tiny_bert, spam_frame) -> None:
 
     schema = {"columns": [{"name": "text", "role": "feature", "type": "text"}]}
     keys = set()
-    for pooling in ("mean", "cls"):
-        config = ModelConfig(pretrained=str(tiny_bert), tune="head", pooling=pooling)
+    for pooling, layers in (("mean", "all"), ("cls", "all"), ("mean", "last")):
+        config = ModelConfig(pretrained=str(tiny_bert), tune="head", pooling=pooling, layers=layers)
         encoder = fit_encoder(spam_frame, schema, config)
         net = build_model(encoder.model_spec(), config, 2)
         keys.add(head_cache.cache_key(net, encoder.transform(spam_frame.head(20))))
         keys.add(head_cache.cache_key(net, encoder.transform(spam_frame.head(21))))
         assert head_cache.cache_key(net, encoder.transform(spam_frame.head(20))) in keys  # stable
-    assert len(keys) == 4
+    assert len(keys) == 6
 
 
 def test_an_unreadable_cache_file_is_recomputed(tiny_bert, spam_frame, tmp_path, caplog) -> None:
@@ -124,7 +124,7 @@ def test_an_unreadable_cache_file_is_recomputed(tiny_bert, spam_frame, tmp_path,
     assert "are unreadable" in caplog.text
     torch.testing.assert_close(first["pooled:text"], second["pooled:text"])
     assert set(first) == {"pooled:text"}
-    assert first["pooled:text"].shape == (10, 32)
+    assert first["pooled:text"].shape == (10, 3 * 32)  # tune: head pools the embeddings and both blocks of the tiny BERT
 
 
 def test_pretrained_settings_without_pretrained_warn(tmp_path, spam_frame, caplog) -> None:

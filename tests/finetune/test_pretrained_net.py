@@ -113,8 +113,9 @@ def test_lora_targets_that_do_not_exist_list_the_linear_layers(tiny_bert) -> Non
         _build(tiny_bert, "lora", lora={"target_modules": ["q_proj"]})
 
 
-def test_mean_pooling_ignores_padding(tiny_bert) -> None:
-    encoder, net, _ = _build(tiny_bert, "head")
+@pytest.mark.parametrize("layers", ["last", "all"])
+def test_mean_pooling_ignores_padding(tiny_bert, layers) -> None:
+    encoder, net, _ = _build(tiny_bert, "head", layers=layers)
     net.eval()
     x = encoder.transform(pd.DataFrame({"text": ["free prize", "free prize call now you win cash today"], "n": [0.0, 1.0], "colour": ["red"] * 2}))
     alone = encoder.transform(pd.DataFrame({"text": ["free prize"], "n": [0.0], "colour": ["red"]}))
@@ -125,13 +126,45 @@ def test_mean_pooling_ignores_padding(tiny_bert) -> None:
 
 
 def test_cls_pooling_takes_the_first_token(tiny_bert) -> None:
-    encoder, net, _ = _build(tiny_bert, "head", pooling="cls")
+    encoder, net, _ = _build(tiny_bert, "head", pooling="cls", layers="last")
     net.eval()
     x = encoder.transform(_frame(3))
     with torch.no_grad():
         pooled = net.pooled(x)["pooled:text"]
         hidden = net.encoder(input_ids=x["input_ids:text"], attention_mask=x["attention_mask:text"]).last_hidden_state
     torch.testing.assert_close(pooled, hidden[:, 0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("tune", "layers", "pooled"), [("head", "auto", "all"), ("lora", "auto", "last"), ("full", "auto", "last"), ("lora", "all", "all"), ("head", "last", "last")])
+def test_auto_pools_every_layer_only_for_a_frozen_encoder(tiny_bert, tune, layers, pooled) -> None:
+    encoder, net, _ = _build(tiny_bert, tune, layers=layers)
+    assert encoder.model_spec()["layers"] == encoder_from_json(encoder.to_json()).layers == net.layers == pooled
+    width = 32 * (2 + 1) if pooled == "all" else 32  # the tiny BERT: hidden 32, 2 blocks
+    assert net.pooled_size == width and net.head[0].in_features == width + 1 + net.categorical[0].embedding_dim
+
+
+def test_all_layers_are_each_pooled_to_unit_length_side_by_side(tiny_bert) -> None:
+    encoder, net, _ = _build(tiny_bert, "head", layers="all")
+    net.eval()
+    x = encoder.transform(_frame(4))
+    with torch.no_grad():
+        pooled = net.pooled(x)["pooled:text"]  # (4, 3 * 32)
+        states = net.encoder(input_ids=x["input_ids:text"], attention_mask=x["attention_mask:text"], output_hidden_states=True).hidden_states
+    mask = x["attention_mask:text"].unsqueeze(-1).float()
+    for k, h in enumerate(states):  # embeddings, block 0, block 1
+        mean = (h * mask).sum(1) / mask.sum(1)
+        torch.testing.assert_close(pooled[:, 32 * k : 32 * (k + 1)], mean / mean.norm(dim=1, keepdim=True), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(pooled.view(4, 3, 32).norm(dim=2), torch.ones(4, 3))
+
+
+def test_a_spec_without_layers_pools_the_top_layer(tiny_bert) -> None:
+    encoder, _, config = _build(tiny_bert, "head", layers="last")
+    old = {k: v for k, v in encoder.model_spec().items() if k != "layers"}  # bundles written before model.layers
+    assert build_model(old, config, 2).pooled_size == 32
+    stored = {k: v for k, v in encoder.to_json().items() if k != "layers"}
+    assert encoder_from_json(stored).layers == "last"
+    with pytest.raises(BundleError, match=r"layers 'middle'; allowed: last, all"):
+        build_model({**encoder.model_spec(), "layers": "middle"}, config, 2)
 
 
 def test_inference_in_length_sorted_chunks_equals_one_pass(tiny_bert) -> None:

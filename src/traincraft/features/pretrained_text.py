@@ -28,6 +28,7 @@ from traincraft.features._common import check_fitted, check_kind, missing_mask
 from traincraft.features.table import EncodedTable, TableEncoder, _attr, _schema_columns
 from traincraft.models.pretrained import pretrained_dir, check_pretrained_dir, load_hf_tokenizer, resolve_pretrained
 from traincraft.recipe import ModelConfig
+from traincraft.recipe._finetune import resolve_layers
 
 __all__ = ["PretrainedTextEncoder", "PretrainedTableEncoder", "fit_encoder", "encoder_from_json", "PRETRAINED_TABLE_FORMAT_VERSION"]
 
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 PRETRAINED_TABLE_FORMAT_VERSION = 1  # bumped when the JSON below changes incompatibly
 TOKENIZE_CHUNK = 8192  # texts per tokenizer call: bounds the tokenizer's intermediate lists
-PRETRAINED_ONLY = ("tune", "pooling", "max_length", "layer_decay", "lora", "head_cache")  # model.* fields
+PRETRAINED_ONLY = ("tune", "pooling", "layers", "max_length", "layer_decay", "lora", "head_cache")  # model.* fields
 
 
 class PretrainedTextEncoder:
@@ -118,12 +119,14 @@ class PretrainedTableEncoder:
         tune: str,
         pooling: str,
         lora: dict[str, Any] | None,
+        layers: str = "last",
     ) -> None:
         self.text = list(text)
         self.rest = rest
         self._columns = list(columns)
         self.tune = tune
         self.pooling = pooling
+        self.layers = layers  # "last" or "all" (model.layers made concrete)
         self.lora = dict(lora) if lora is not None else None
 
     @property
@@ -173,7 +176,8 @@ class PretrainedTableEncoder:
         rest = TableEncoder.fit(df_train, {"columns": others}, config) if others else None
         lora = config.lora.model_dump(mode="json") if config.tune == "lora" else None
         log.info("Text columns %s are tokenised by %s (%s).", ", ".join(e.name for e in text_encoders), ref.name, ref.path)
-        return cls(text_encoders, rest, columns=names, tune=config.tune, pooling=config.pooling, lora=lora)
+        layers = resolve_layers(config.layers, config.tune)
+        return cls(text_encoders, rest, columns=names, tune=config.tune, pooling=config.pooling, lora=lora, layers=layers)
 
     # --- what it needs and gives ---------------------------------------------------------------------
     @property
@@ -193,6 +197,7 @@ class PretrainedTableEncoder:
             "pretrained": self.pretrained,
             "tune": self.tune,
             "pooling": self.pooling,
+            "layers": self.layers,
             "lora": self.lora,
             "max_length": self.text[0].max_length,
             "text": [{"name": enc.name} for enc in self.text],
@@ -229,6 +234,7 @@ class PretrainedTableEncoder:
             "columns": list(self._columns),
             "tune": self.tune,
             "pooling": self.pooling,
+            "layers": self.layers,
             "lora": self.lora,
             "text": [enc.to_json() for enc in self.text],
             "rest": self.rest.to_json() if self.rest is not None else None,
@@ -251,6 +257,7 @@ class PretrainedTableEncoder:
             tune=d["tune"],
             pooling=d["pooling"],
             lora=d.get("lora"),
+            layers=d.get("layers", "last"),  # bundles written before model.layers pooled the top layer
         )
 
     def __repr__(self) -> str:

@@ -2,10 +2,10 @@
 
 With ``model.tune: head`` nothing in the encoder trains, so its pooled vector of each text is a
 fixed feature. :func:`encoder_outputs` swaps a split's token ids for those vectors
-(``pooled:<col>``, float32 (N, H)), which the network reads in place of running the encoder, and
+(``pooled:<col>``, float32 (N, pooled_size)), which the network reads in place of running the encoder, and
 the head trains in seconds. The vectors are stored as safetensors in the cache folder under a key
 made of a data fingerprint (sha256 of the token ids and masks) and a model fingerprint (sha256 of
-the base weights, pooling, network class), so the same data through the same encoder is encoded
+the base weights, pooling, pooled layers, network class), so the same data through the same encoder is encoded
 once across runs, and any change to either is a different file.
 """
 
@@ -41,6 +41,7 @@ def _model_fingerprint(model: PretrainedTextNet) -> dict[str, object]:
         "class": type(model).__name__,
         "base_sha256": model.pretrained["sha256"],
         "pooling": model.pooling,
+        "layers": model.layers,
         "text": list(model.text_names),
     }
 
@@ -75,7 +76,7 @@ def _compute(model: PretrainedTextNet, x: EncodedTable, device: torch.device, pr
                     if k.startswith(("input_ids:", "attention_mask:"))
                 }
                 for key, value in model.pooled(batch).items():
-                    outs[key].append(value.float().cpu())  # (b, H)
+                    outs[key].append(value.float().cpu())  # (b, pooled_size)
     finally:
         model.train(was_training)
     return {k: torch.cat(v).contiguous() for k, v in outs.items()}
@@ -89,7 +90,7 @@ def encoder_outputs(
     device: str | torch.device = "auto",
     precision: str = "auto",
 ) -> EncodedTable:
-    """``x`` with each text column's token ids replaced by the encoder's pooled vectors ``pooled:<col>`` (N, H).
+    """``x`` with each text column's token ids replaced by the encoder's pooled vectors ``pooled:<col>`` (N, pooled_size).
 
     Read from ``cache_dir`` when this data went through this encoder before, else computed (eval
     mode, no gradients) and written there atomically; ``cache_dir=None`` computes without caching.
@@ -106,7 +107,7 @@ def encoder_outputs(
             log.warning("The cached encoder outputs %s are unreadable (%s); computing them again.", path, exc)
         else:
             expected = {f"pooled:{name}" for name in model.text_names}
-            if set(pooled) == expected and all(v.shape == (n, model.hidden_size) for v in pooled.values()):
+            if set(pooled) == expected and all(v.shape == (n, model.pooled_size) for v in pooled.values()):
                 log.info("Encoder outputs for %d rows read from the cache %s.", n, path)
                 return {**pooled, **other}
             log.warning("The cached encoder outputs %s do not fit this data; computing them again.", path)

