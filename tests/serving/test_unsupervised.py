@@ -127,3 +127,21 @@ def test_loading_any_kind_imports_no_training_code(cluster_run, anomaly_run, pol
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_supervised_only_commands_refuse_other_kinds_and_predict_scores_files(cluster_run, anomaly_run, policy_run, tmp_path):
+    from traincraft.api.predict import predict_file
+    from traincraft.api.serve import serve_summary
+    from traincraft.serving.predictor import load_predictor
+
+    with pytest.raises(BundleError, match="traincraft serve needs the bundle of a supervised model; .* task: cluster bundle"):
+        serve_summary(cluster_run.bundle_dir)
+    with pytest.raises(BundleError, match="task: rl bundle. Instead, .* traincraft play"):
+        load_predictor(policy_run.bundle_dir, purpose="traincraft evaluate")
+    source = tmp_path / "rows.csv"
+    _blobs().to_csv(source, index=False)
+    done = predict_file(cluster_run.bundle_dir, source, tmp_path / "clusters.csv")
+    assert done["rows"] == 60
+    assert pd.read_csv(tmp_path / "clusters.csv")["cluster"].tolist() == cluster_run.labels.tolist()
+    with pytest.raises(BundleError, match="policy .* traincraft play"):
+        predict_file(policy_run.bundle_dir, source, tmp_path / "actions.csv")

@@ -11,7 +11,8 @@ import pandas as pd
 from traincraft.data import read_table
 from traincraft.errors import SchemaError
 from traincraft.evaluation import classification_metrics, regression_metrics
-from traincraft.serving import Predictor, load
+from traincraft.serving import Predictor
+from traincraft.serving.predictor import load_predictor
 from traincraft._util.suggest import did_you_mean
 
 __all__ = ["evaluate", "read_like_training", "training_read_options"]
@@ -54,7 +55,7 @@ def read_like_training(predictor: Predictor, data: str | Path, **options: Any) -
 
 def evaluate(bundle: str | Path | Predictor, data: str | Path | pd.DataFrame, *, label: str | None = None, **read_options: Any) -> dict[str, Any]:
     """Metrics of ``bundle`` on ``data`` (which must hold the label column)."""
-    predictor = bundle if isinstance(bundle, Predictor) else load(bundle)
+    predictor = bundle if isinstance(bundle, Predictor) else load_predictor(bundle, purpose="traincraft evaluate")
     frame = data if isinstance(data, pd.DataFrame) else read_like_training(predictor, data, **read_options)
     label = label or predictor.label
     if label not in frame.columns:

@@ -13,9 +13,9 @@ import pandas as pd
 from traincraft._util.atomic import atomic_write_with
 from traincraft._util.suggest import did_you_mean
 from traincraft.data import read_chunks
-from traincraft.errors import DataError
+from traincraft.errors import BundleError, DataError
 from traincraft.api.evaluate import training_read_options
-from traincraft.serving import Predictor, load
+from traincraft.serving import AnomalyPredictor, ClusterPredictor, Predictor, load
 
 __all__ = ["predict_file", "OUTPUT_FORMATS"]
 
@@ -41,7 +41,12 @@ def predict_file(
     Memory holds one chunk (``chunksize`` rows) at a time. The bundle's id column, or
     ``id_column`` when given, is copied from the input into the first column of the output.
     """
-    predictor = bundle if isinstance(bundle, Predictor) else load(bundle)
+    predictor = bundle if isinstance(bundle, (Predictor, ClusterPredictor, AnomalyPredictor)) else load(bundle)
+    if predictor.task == "rl":
+        raise BundleError(
+            f"{predictor.path} is a policy (task: rl); it acts on observations, not table rows. Run it with traincraft play, "
+            "or call traincraft.load(bundle).predict(observations) in Python."
+        )
     data, output = Path(data), Path(output)
     fmt = OUTPUT_FORMATS.get(output.suffix.lower())
     if fmt is None:

@@ -17,7 +17,8 @@ from typing import Any
 
 from traincraft._util.seed import set_threads, usable_cores
 from traincraft.errors import MissingDependencyError, RecipeError
-from traincraft.serving import Predictor, load
+from traincraft.serving import Predictor
+from traincraft.serving.predictor import load_predictor
 
 __all__ = ["serve", "serve_summary", "app_from_environment", "CONFIG_ENV"]
 
@@ -68,7 +69,7 @@ def _check(host: str, port: int, workers: int, runtime: str) -> None:
 
 
 def _predictor(bundle: str | Path | Predictor, runtime: str) -> Predictor:
-    return bundle if isinstance(bundle, Predictor) else load(bundle, runtime=runtime)
+    return bundle if isinstance(bundle, Predictor) else load_predictor(bundle, runtime=runtime, purpose="traincraft serve")
 
 
 def serve_summary(

@@ -16,14 +16,15 @@ import pandas as pd
 import torch
 
 from traincraft._util.suggest import did_you_mean
-from traincraft.errors import RecipeError, SchemaError
+from traincraft.errors import BundleError, RecipeError, SchemaError
 from traincraft.features.labels import LabelCodec
+from traincraft.features.table import TableEncoder
 from traincraft.features.pretrained_text import encoder_from_json
 from traincraft.serving.bundle import BundleContents, read_bundle
 from traincraft.serving.unsupervised import ANOMALY_FORMAT, CLUSTER_FORMAT, AnomalyPredictor, ClusterPredictor, read_unsupervised_bundle
 from traincraft.rl.bundle import POLICY_FORMAT, PolicyBundle, load_policy  # the policy network only: no training code, no gymnasium
 
-__all__ = ["Predictor", "load", "LoadedModel"]
+__all__ = ["Predictor", "load", "load_predictor", "LoadedModel"]
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +96,17 @@ class Predictor:
     def predict_raw(self, frame: pd.DataFrame, *, batch_size: int = PREDICT_BATCH) -> np.ndarray:
         """Probabilities (N, C) for classification, values in label units (N,) for regression."""
         self._check_columns(frame)
-        x = self.encoder.transform(frame, strict=True)
         n = len(frame)
-        outs = []
+        out_dim = self.meta["model"]["out_dim"]
+        if isinstance(self.encoder, TableEncoder):
+            batches = self.encoder.transform_batches(frame, batch_size=batch_size, strict=True)
+        else:
+            x = self.encoder.transform(frame, strict=True)
+            batches = ((np.arange(s, min(s + batch_size, n)), {k: v[s : s + batch_size] for k, v in x.items()}) for s in range(0, n, batch_size))
+        logits = torch.zeros((n, out_dim))
         with torch.inference_mode():
-            for start in range(0, n, batch_size):
-                batch = {k: v[start : start + batch_size] for k, v in x.items()}
-                outs.append(self.model(batch).float())  # (B, out_dim)
-        logits = torch.cat(outs) if outs else torch.zeros((0, self.meta["model"]["out_dim"]))
+            for rows, batch in batches:  # text tables come ordered by length; the rows put them back
+                logits[torch.from_numpy(rows)] = self.model(batch).float()  # (B, out_dim)
         if self.task == "regression":
             return np.asarray(self.codec.decode(logits[:, 0].numpy()), dtype=np.float64)
         return torch.softmax(logits, dim=1).numpy().astype(np.float64)
@@ -177,3 +181,16 @@ def load(bundle: str | Path, *, runtime: str = "torch") -> LoadedModel:
 
         return load_onnx(bundle)
     return Predictor(read_bundle(bundle))
+
+
+def load_predictor(bundle: str | Path, *, runtime: str = "torch", purpose: str = "This") -> Predictor:
+    """:func:`load` for the commands that need a supervised model (serve, evaluate): any other kind is a clear error."""
+    model = load(bundle, runtime=runtime)
+    if not isinstance(model, Predictor):
+        hint = (
+            "load it in Python (traincraft.load(bundle).predict(observations)) or run it with traincraft play"
+            if model.task == "rl"
+            else "load it in Python (traincraft.load(bundle).predict(df)) or score a file with traincraft predict"
+        )
+        raise BundleError(f"{purpose} needs the bundle of a supervised model; {model.path} is a task: {model.task} bundle. Instead, {hint}.")
+    return model
