@@ -2,7 +2,12 @@
 DataFrame) against a raw torch forward over tensors encoded beforehand.
 
 (a) raw torch:   ``model(x[i:i+4096])`` under ``torch.inference_mode`` over the pre-encoded table,
-                 the same 4096-row batches the Predictor uses; nothing else
+                 ``x = encoder.transform(df)`` (text padded to the table's longest), in 4096-row
+                 batches; nothing else
+(a') raw torch, same batches: for text bundles, a forward over exactly the tensors the Predictor
+                 builds (rows ordered by n-gram count, each batch padded to its own longest text),
+                 encoded beforehand: the floor for the Predictor's own batching, so (b)/(a') is
+                 what encoding and decoding cost
 (b) traincraft:  ``predictor.predict(df)``: column checks, ``TableEncoder.transform`` from the raw
                  DataFrame, the batched forward, softmax, labels and a ``proba_<class>`` frame
 (c) onnx:        (b) with ``runtime="onnx"`` (the network in onnxruntime), when ``--onnx`` is given
@@ -71,7 +76,17 @@ def compare(name: str, bundle: str, frame: pd.DataFrame, repeats: int, onnx: boo
             for start in range(0, n, BATCH):
                 predictor.model({k: v[start : start + BATCH] for k, v in x.items()})
 
-    variants: dict[str, Callable[[], object]] = {"raw torch": raw, "traincraft": lambda: predictor.predict(frame)}
+    variants: dict[str, Callable[[], object]] = {"raw torch": raw}
+    if any(k.startswith("text:") for k in x):
+        same = list(predictor.encoder.transform_batches(frame, batch_size=BATCH))
+
+        def raw_same() -> None:
+            with torch.inference_mode():
+                for _, batch in same:
+                    predictor.model(batch)
+
+        variants["raw, same batches"] = raw_same
+    variants["traincraft"] = lambda: predictor.predict(frame)
     if onnx:
         from traincraft.serving.onnx_export import export_onnx
 
@@ -100,6 +115,9 @@ def compare(name: str, bundle: str, frame: pd.DataFrame, repeats: int, onnx: boo
     ratio = rates["traincraft"][0] / rates["raw torch"][0]
     ratio_cpu = rates["traincraft"][1] / rates["raw torch"][1]
     print(f"traincraft / raw torch: {ratio:.2f}x rows/s, {ratio_cpu:.2f}x rows/CPU-s (target >= 0.8x): {'PASS' if ratio >= 0.8 else 'FAIL'}")
+    if "raw, same batches" in rates:
+        same_ratio = rates["traincraft"][0] / rates["raw, same batches"][0]
+        print(f"traincraft / raw torch over the same batches: {same_ratio:.2f}x rows/s, {rates['traincraft'][1] / rates['raw, same batches'][1]:.2f}x rows/CPU-s")
     return ratio
 
 

@@ -191,3 +191,34 @@ def test_no_rows_keeps_the_widths(fitted, small_table):
     x = fitted.transform(small_table.iloc[:0])
     assert x["dense"].shape == (0, 9) and x["categorical"].shape == (0, 1)
     assert x["text:review"].shape[0] == 0
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 64, 1000])
+def test_transform_batches_cover_every_row_once_with_its_transform(fitted, small_table, batch_size):
+    full = fitted.transform(small_table)
+    seen = []
+    for rows, batch in fitted.transform_batches(small_table, batch_size=batch_size):
+        assert len(rows) <= batch_size and all(len(v) == len(rows) for v in batch.values())
+        assert set(batch) == set(full)
+        index = torch.from_numpy(rows)
+        for key, value in batch.items():
+            if key.startswith("text"):  # padded to this batch's longest text only
+                width = value.shape[1]
+                assert width <= full[key].shape[1]
+                assert not full[key][index, width:].any()
+                torch.testing.assert_close(value, full[key][index, :width], rtol=0, atol=0)
+            else:
+                torch.testing.assert_close(value, full[key][index], rtol=0, atol=0)
+        seen.append(rows)
+    assert sorted(np.concatenate(seen).tolist()) == list(range(len(small_table)))
+
+
+def test_transform_batches_order_text_rows_by_length(fitted, small_table):
+    table = small_table.copy()
+    table["review"] = [text + "".join(f" w{i}x{k}" for k in range(4 * (i % 9))) for i, text in enumerate(table["review"])]  # 4 to 36 words
+    lengths = table["review"].str.len().to_numpy()
+    batches = list(fitted.transform_batches(table, batch_size=16))
+    order = np.concatenate([rows for rows, _ in batches])
+    assert (np.diff(lengths[order]) >= 0).all()
+    widths = [batch["text:review"].shape[1] for _, batch in batches]
+    assert widths[0] * 3 < widths[-1]  # short texts are not padded to the longest

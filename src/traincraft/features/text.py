@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 from traincraft.errors import BundleError
 from traincraft.features._common import check_fitted, check_kind, missing_mask
@@ -49,23 +49,30 @@ class _Laid(NamedTuple):
     byte_of: np.ndarray  # int64 (chars + 1,): UTF-8 offset of each char
     text_start: np.ndarray  # int64 (N,): char offset of each text
     joined: str
+    ascii: bool  # every char is one byte
 
 
 def _lay_out(texts: list[str]) -> _Laid:
     joined = _SEPARATOR.join(texts)
     codepoints = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     utf8 = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
-    width = 1 + (codepoints >= 0x80).astype(np.int64) + (codepoints >= 0x800) + (codepoints >= 0x10000)
-    byte_of = np.zeros(len(codepoints) + 1, dtype=np.int64)
-    np.cumsum(width, out=byte_of[1:])
+    ascii = len(utf8) == len(codepoints)
+    if ascii:  # a char is a byte
+        byte_of = np.arange(len(codepoints) + 1, dtype=np.int64)
+    else:
+        width = 1 + (codepoints >= 0x80).astype(np.int64) + (codepoints >= 0x800) + (codepoints >= 0x10000)
+        byte_of = np.zeros(len(codepoints) + 1, dtype=np.int64)
+        np.cumsum(width, out=byte_of[1:])
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     text_start = np.zeros(len(texts), dtype=np.int64)
     np.cumsum(lengths[:-1] + 1, out=text_start[1:])
-    return _Laid(codepoints, utf8, byte_of, text_start, joined)
+    return _Laid(codepoints, utf8, byte_of, text_start, joined, ascii)
 
 
-def _char_class(codepoints: np.ndarray, ascii_table: np.ndarray, is_member) -> np.ndarray:
+def _char_class(codepoints: np.ndarray, ascii_table: np.ndarray, is_member, *, ascii: bool) -> np.ndarray:
     """``is_member(char)`` for every code point: a table for ASCII, one call per distinct other char."""
+    if ascii:
+        return ascii_table[codepoints]
     high = codepoints >= 128
     out = ascii_table[np.where(high, 0, codepoints)]
     if high.any():
@@ -107,6 +114,35 @@ def _counts(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]) -> sp
     return sp.coo_matrix((ones, (rows, columns)), shape=shape).tocsr()
 
 
+def _distinct_words(laid: _Laid, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Number the distinct words among the char spans ``[starts, ends)``: (code of each, first occurrence of each code).
+
+    Words of up to 7 UTF-8 bytes (most of them) are told apart by their bytes packed into one
+    integer with the length on top; longer ones by their Python strings. Exact either way.
+    """
+    first_byte = laid.byte_of[starts]
+    length = laid.byte_of[ends] - first_byte  # (W,)
+    short = length <= 7
+    source = np.append(laid.utf8, np.zeros(8, dtype=np.uint8))
+    eight = source[first_byte[:, None] + np.arange(8)].view("<u8")[:, 0]  # (W,) the 8 bytes from each word's start
+    keep = (np.uint64(1) << (np.minimum(length, 7).astype(np.uint64) * np.uint64(8))) - np.uint64(1)
+    packed = (eight & keep) | (length.astype(np.uint64) << np.uint64(56))  # exact for words of <= 7 bytes
+    code = np.empty(len(starts), dtype=np.int64)
+    firsts = []
+    offset = 0
+    for subset, keys in ((np.flatnonzero(short), None), (np.flatnonzero(~short), "strings")):
+        if keys is None:
+            values = packed[subset]
+        else:
+            values = np.asarray([laid.joined[a:b] for a, b in zip(starts[subset].tolist(), ends[subset].tolist())], dtype=object)
+        local, _ = pd.factorize(values)  # numbered in order of first appearance
+        seen = np.maximum.accumulate(np.concatenate([[-1], local[:-1]]))
+        firsts.append(subset[np.flatnonzero(local > seen)])
+        code[subset] = local + offset
+        offset += len(firsts[-1])
+    return code, np.concatenate(firsts)
+
+
 class TextEncoder:
     """``transform`` gives ``(ids int64 (N, L), weights float32 (N, L))``, L = longest text capped at max_tokens."""
 
@@ -128,7 +164,7 @@ class TextEncoder:
         Tokens are the runs of word characters; an n-gram is n consecutive tokens of one text
         joined by single spaces, hashed straight from a stream of the tokens laid out that way.
         """
-        starts, ends = _runs(_char_class(laid.codepoints, _ASCII_WORD, _WORD_CHAR.fullmatch))  # (T,)
+        starts, ends = _runs(_char_class(laid.codepoints, _ASCII_WORD, _WORD_CHAR.fullmatch, ascii=laid.ascii))  # (T,)
         text_of = np.searchsorted(laid.text_start, starts, side="right") - 1  # (T,)
         first_byte = laid.byte_of[starts]
         stream, at = _stream(laid.utf8, first_byte, laid.byte_of[ends] - first_byte, lead=0)
@@ -154,15 +190,10 @@ class TextEncoder:
         ``char_ngrams`` shorter than the padded word, and the padded word itself once when it is
         no longer than the largest length (scikit-learn's ``_char_wb_ngrams``).
         """
-        starts, ends = _runs(~_char_class(laid.codepoints, _ASCII_SPACE, str.isspace))  # (W,) word occurrences
+        starts, ends = _runs(~_char_class(laid.codepoints, _ASCII_SPACE, str.isspace, ascii=laid.ascii))  # (W,) word occurrences
         if len(starts) == 0:  # every text is empty
             return sp.csr_matrix((n_texts, self.buckets), dtype=np.float32)
-        words = laid.joined.split()
-        if len(words) != len(starts):  # cannot happen: str.split() splits at str.isspace()
-            raise AssertionError(f"{len(words)} words from str.split() but {len(starts)} runs of non-space")
-        code, _ = pd.factorize(np.asarray(words, dtype=object))  # (W,) distinct word of each occurrence
-        seen = np.maximum.accumulate(np.concatenate([[-1], code[:-1]]))
-        first = np.flatnonzero(code > seen)  # (V,) first occurrence of each distinct word, in code order
+        code, first = _distinct_words(laid, starts, ends)  # (W,) distinct word of each occurrence, (V,) its first
         char_start, chars = starts[first], ends[first] - starts[first]  # (V,)
         first_byte = laid.byte_of[char_start]
         stream, at = _stream(laid.utf8, first_byte, laid.byte_of[ends[first]] - first_byte, lead=1)
@@ -170,6 +201,8 @@ class TextEncoder:
 
         def byte_at(word: np.ndarray, position: np.ndarray) -> np.ndarray:
             """Offset in ``stream`` of char ``position`` of padded word ``word`` (``padded[word]`` = its end)."""
+            if laid.ascii:
+                return at[word] - 1 + position
             inner = np.clip(position - 1, 0, chars[word])
             return (
                 at[word] - 1
@@ -209,6 +242,7 @@ class TextEncoder:
 
     def weights_matrix(self, series: pd.Series) -> sp.csr_matrix:
         """The (N, buckets) sparse weights; missing text is the empty text (no ids)."""
+        check_fitted(self)
         missing = missing_mask(series)
         texts = series.astype(object).where(~missing, "").astype(str).tolist()
         if not texts:
@@ -218,17 +252,13 @@ class TextEncoder:
         if self.char_ngrams is not None:
             counts.append(self._char_counts(laid, len(texts)))
         total = None
-        for part in counts:
-            part = part.tocsr().astype(np.float32)
-            part.sum_duplicates()
+        for part in counts:  # canonical float32 counts (sorted columns, no duplicates)
             np.log(part.data, out=part.data)
-            part.data += 1.0  # sublinear tf: 1 + log(count)
-            part = normalize(part, norm="l2", copy=False)
-            total = part if total is None else total + part
-        total = total.tocsr()
+            part.data += np.float32(1.0)  # sublinear tf: 1 + log(count)
+            inplace_csr_row_normalize_l2(part)  # what sklearn's normalize(norm="l2") runs, without its copies and checks
+            total = part if total is None else total + part  # scipy's sum of canonical matrices is canonical
         if len(counts) > 1:
             total.data *= np.float32(1.0 / math.sqrt(len(counts)))  # word and char parts weigh the same
-        total.sum_duplicates()
         return total
 
     def transform(self, series: pd.Series, *, strict: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -236,12 +266,15 @@ class TextEncoder:
         check_fitted(self)
         return self.pad(self.weights_matrix(series))
 
-    def pad(self, matrix: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of :meth:`weights_matrix` as ``(ids, weights)`` padded to the longest row, at most ``max_tokens``."""
-        n = matrix.shape[0]
-        lengths = np.diff(matrix.indptr)
+    def pad(self, matrix: sp.csr_matrix, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ``start:stop`` of :meth:`weights_matrix` as ``(ids, weights)`` padded to their longest, at most ``max_tokens``."""
+        stop = matrix.shape[0] if stop is None else min(stop, matrix.shape[0])
+        indptr = matrix.indptr[start : stop + 1]
+        ids, data = matrix.indices[indptr[0] : indptr[-1]], matrix.data[indptr[0] : indptr[-1]]  # views
+        indptr = indptr - indptr[0]
+        n = stop - start
+        lengths = np.diff(indptr)
         width = max(1, min(int(lengths.max(initial=0)), self.max_tokens))
-        ids, data = matrix.indices, matrix.data
         over = np.flatnonzero(lengths > width)  # texts with more n-grams than the cap
         if len(over):
             # keep the heaviest n-grams of an over-long text: order its entries by weight, descending
@@ -250,9 +283,9 @@ class TextEncoder:
             order = entries[np.lexsort((-data[entries], rows[entries]))]
             ids, data = ids.copy(), data.copy()
             ids[entries], data[entries] = ids[order], data[order]
-            keep = np.arange(len(ids)) - np.repeat(matrix.indptr[:-1], lengths) < width
+            keep = np.arange(len(ids)) - np.repeat(indptr[:-1], lengths) < width
             ids, data = ids[keep], data[keep]
-        filled = np.arange(width) < np.minimum(lengths, width)[:, None]  # (N, L), row-major like the CSR entries
+        filled = np.arange(width) < np.minimum(lengths, width)[:, None]  # (n, L), row-major like the CSR entries
         out_ids = np.zeros((n, width), dtype=np.int64)
         out_weights = np.zeros((n, width), dtype=np.float32)
         out_ids[filled] = ids + 1  # 0 is padding
