@@ -121,3 +121,41 @@ def test_multiclass_regression_and_missing_groups() -> None:
     reg = fairness_report(np.arange(6.0), np.arange(6.0) + [0, 1, 0, 0, 1, 0], frame, sensitive=["g"], task="regression",
                           config=FairnessConfig(min_group_size=1))
     assert {g["group"]: g["mae"] for g in reg["attributes"]["g"]["groups"]}["b"] == 1.0
+
+
+def test_reweighing_makes_label_and_group_independent() -> None:
+    from traincraft.evaluation.fairness import reweighing_weights
+
+    rng = np.random.default_rng(0)
+    group = rng.choice(["a", "b"], size=2000, p=[0.7, 0.3])
+    y = (rng.random(2000) < np.where(group == "a", 0.4, 0.1)).astype(int)
+    w, cells = reweighing_weights(y, group)
+    for g in ("a", "b"):
+        for label in (0, 1):
+            joint = w[(group == g) & (y == label)].sum() / w.sum()
+            assert joint == pytest.approx(np.mean(group == g) * np.mean(y == label))  # weighted: P(g, y) = P(g) P(y)
+    assert w.sum() == pytest.approx(len(y))  # the table keeps its size
+    by_cell = {(c["group"], c["label"]): c for c in cells}
+    n_a1 = int(((group == "a") & (y == 1)).sum())
+    assert by_cell[("a", 1)]["rows"] == n_a1 and by_cell[("a", 1)]["weight"] < 1 < by_cell[("b", 1)]["weight"]
+    assert by_cell[("a", 1)]["weight"] == pytest.approx(np.sum(group == "a") * np.sum(y == 1) / 2000 / n_a1)
+    with pytest.raises(ValueError, match="at least one row"):
+        reweighing_weights(np.array([]), np.array([]))
+
+
+def test_report_sets_the_reweighted_model_beside_the_unmitigated_one() -> None:
+    y, probs, frame = biased(1)
+    p = probs[:, 1]
+    fair_p = np.clip(p + np.where(frame["sex"] == "b", 0.15, -0.05), 0, 1)  # a model that favours 'a' less
+    fair_probs = np.column_stack([1 - fair_p, fair_p])
+    out = fairness_report(y, probs, frame, sensitive=["sex"], task="binary", positive=1,
+                          reweighted={"attribute": "sex", "predictions": fair_probs, "weights": [], "training": {"epochs": 1}})
+    r = out["reweighting"]
+    before, after = r["test_before"], r["test_after"]
+    assert before["dp_difference"] == pytest.approx(out["attributes"]["sex"]["disparity"]["dp_difference"])
+    assert after["dp_difference"] == pytest.approx(demographic_parity_difference(y, fair_p >= 0.5, sensitive_features=frame["sex"]))
+    assert after["dp_difference"] < before["dp_difference"] and r["dp_difference_reduction"] > 0
+    assert r["accuracy_cost"] == pytest.approx(accuracy_score(y, p >= 0.5) - accuracy_score(y, fair_p >= 0.5))
+    assert r["training"] == {"epochs": 1} and r["attribute"] == "sex"
+    with pytest.raises(RecipeError, match="reweighted attribute 'race'"):
+        fairness_report(y, probs, frame, sensitive=["sex"], task="binary", positive=1, reweighted={"attribute": "race", "predictions": fair_probs})

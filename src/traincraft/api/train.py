@@ -19,6 +19,7 @@ import torch
 from traincraft._util.atomic import atomic_write_json
 from traincraft._util.fingerprint import frame_fingerprint
 from traincraft._util.seed import seed_everything
+from traincraft.api._fair_reweighting import reweighted_outputs
 from traincraft.api._inputs import read_source, resolve_recipe, source_name
 from traincraft.api.audit import check_split_leakage
 from traincraft.api.prepare import parquet_safe, prepare_frame, split_for_prepare, write_prepared
@@ -177,16 +178,22 @@ def train(
     metrics = {"validation": _score(trainer, x_val, y_val, schema.task, codec, positive) if x_val is not None else {}}
     test_df = table.loc[splits.test]
     if len(test_df):  # the one and only read of the test split
-        metrics["test"] = _score(trainer, encoder.transform(test_df), codec.encode(test_df[schema.label]), schema.task, codec, positive)
+        x_test = encoder.transform(test_df)
+        metrics["test"] = _score(trainer, x_test, codec.encode(test_df[schema.label]), schema.task, codec, positive)
+        reweighted = reweighted_outputs(  # evaluate.fairness.reweighting: a second model, trained with fairness weights
+            cfg, trainer=trainer, model_spec=encoder.model_spec(), out_dim=out_dim, classes=list(codec.classes),
+            train_df=train_df, train=(x_train, y_train), validation=(x_val, y_val), x_test=x_test,
+        )
         evaluate_run(
             task=schema.task,
             label=schema.label,
-            test=(test_df, trainer.predict(encoder.transform(test_df))),
+            test=(test_df, trainer.predict(x_test)),
             validation=(val_df, trainer.predict(x_val)) if x_val is not None else None,
             codec=codec,
             positive=positive,
             recipe=cfg,
             schema=schema,
+            reweighted=reweighted,
         ).write(paths.root)
     else:
         log.warning("split.test is 0: there are no test metrics; the validation metrics were used for early stopping and are optimistic.")

@@ -7,7 +7,7 @@ it does not fit them).
     choose_threshold                                                    evaluation/threshold.py
     diagnose_learning_curves                                            evaluation/overfitting.py
     fit_power_law, subsample_train                                      evaluation/data_curve.py
-    fairness_report                                                     evaluation/fairness.py
+    fairness_report, reweighing_weights                                 evaluation/fairness.py
     worst_slices                                                        evaluation/slices.py
     evaluate_run, RunEvaluation                                         evaluation/run_evaluation.py
 """
@@ -15,7 +15,7 @@ it does not fit them).
 from traincraft.evaluation.bootstrap import bootstrap_intervals
 from traincraft.evaluation.calibration import expected_calibration_error, reliability_table
 from traincraft.evaluation.data_curve import fit_power_law, subsample_train
-from traincraft.evaluation.fairness import fairness_report
+from traincraft.evaluation.fairness import fairness_report, reweighing_weights
 from traincraft.evaluation.metrics import (
     brier_score,
     classification_metrics,
@@ -58,6 +58,7 @@ __all__ = [
     "regression_metrics",
     "regression_residuals",
     "reliability_table",
+    "reweighing_weights",
     "subsample_train",
     "worst_slices",
 ]

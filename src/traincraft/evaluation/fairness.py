@@ -10,7 +10,12 @@ per-group accuracy, regression per-group MAE.
 
 Mitigation chooses one decision threshold per group on the validation split — equal selection
 rates (demographic parity) or equal true-positive rates (equal opportunity) — and reports on the
-test split what that does to the disparity and to accuracy.
+test split what that does to the disparity and to accuracy. Reweighting (Kamiran & Calders, 2012,
+"Data preprocessing techniques for classification without discrimination") mitigates in training
+instead: :func:`reweighing_weights` gives each training row the weight P(group)·P(label) / P(group,
+label), so that label and group are independent in the weighted training data; ``train`` fits a
+second model with these weights and :func:`reweighting_tradeoff` compares it with the first on the
+test split, both at the one threshold of 0.5.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ __all__ = [
     "disparities",
     "check_limits",
     "threshold_mitigation",
+    "reweighing_weights",
+    "reweighting_tradeoff",
     "fairness_report",
     "MISSING_GROUP",
     "INTERSECTION",
@@ -157,6 +164,67 @@ def _group_threshold(scores: np.ndarray, target: float) -> float:
     return float(np.sort(scores)[::-1][min(k, len(scores)) - 1])
 
 
+def _judge(y: np.ndarray, pred: np.ndarray, g: np.ndarray, p: np.ndarray, *, positive: int, min_group_size: int) -> dict[str, Any]:
+    """Accuracy, selection rate and disparities of decisions ``pred``, with the per-group rates."""
+    rows = group_table(y, pred, g, positive=positive, proba_positive=p, min_group_size=min_group_size)
+    d = disparities(rows)
+    return {"accuracy": float(np.mean(pred == y)), "selection_rate": float(np.mean(pred == positive)),
+            "dp_difference": d["dp_difference"], "dp_ratio": d["dp_ratio"], "eo_difference": d["eo_difference"],
+            "groups": {r["group"]: {"rows": r["rows"], "selection_rate": r["selection_rate"], "tpr": r["tpr"], "fpr": r["fpr"]} for r in rows}}
+
+
+def reweighing_weights(y: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Kamiran & Calders reweighing: each row of (group g, label y) gets P(g)·P(y) / P(g, y), the
+    weight under which label and group are independent (counts from the rows given: the training
+    split). Returns the per-row weights and one record per (group, label) cell."""
+    y = np.asarray(y)
+    groups = np.asarray(groups, dtype=object)
+    n = len(y)
+    if n == 0:
+        raise ValueError("reweighing needs at least one row")
+    weights = np.ones(n, dtype=np.float64)
+    cells = []
+    for g in pd.unique(groups):
+        in_g = groups == g
+        for label in np.unique(y):
+            cell = in_g & (y == label)
+            count = int(cell.sum())
+            if count == 0:
+                continue
+            expected = in_g.sum() * (y == label).sum() / n  # rows the cell would hold if label and group were independent
+            weights[cell] = expected / count
+            cells.append({"group": str(g), "label": label.item() if isinstance(label, np.generic) else label,
+                          "rows": count, "expected_rows": float(expected), "weight": float(expected / count)})
+    return weights, cells
+
+
+def reweighting_tradeoff(
+    y_test: np.ndarray,
+    p_unmitigated: np.ndarray,
+    p_reweighted: np.ndarray,
+    groups: np.ndarray,
+    *,
+    positive: int,
+    min_group_size: int = 30,
+    base_threshold: float = 0.5,
+) -> dict[str, Any]:
+    """The test split judged for the unweighted model and the reweighted one (probabilities of the
+    positive class), both at ``base_threshold``: accuracy, disparities, and what changed."""
+    y_test, groups = np.asarray(y_test), np.asarray(groups, dtype=object)
+    decide = lambda p: np.where(np.asarray(p) >= base_threshold, positive, 1 - positive)  # noqa: E731
+    before = _judge(y_test, decide(p_unmitigated), groups, np.asarray(p_unmitigated), positive=positive, min_group_size=min_group_size)
+    after = _judge(y_test, decide(p_reweighted), groups, np.asarray(p_reweighted), positive=positive, min_group_size=min_group_size)
+    cut = before["dp_difference"] - after["dp_difference"]
+    return {
+        "base_threshold": base_threshold,
+        "test_before": before,
+        "test_after": after,
+        "accuracy_cost": before["accuracy"] - after["accuracy"],
+        "dp_difference_reduction": cut / before["dp_difference"] if before["dp_difference"] > 0 else float("nan"),
+        "eo_difference_change": after["eo_difference"] - before["eo_difference"],
+    }
+
+
 def threshold_mitigation(
     validation: tuple[np.ndarray, np.ndarray, np.ndarray],
     test: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -193,16 +261,9 @@ def threshold_mitigation(
         cut = np.array([thresholds.get(str(x), base_threshold) for x in g])
         return np.where(p >= cut, positive, 1 - positive)
 
-    def judge(y: np.ndarray, pred: np.ndarray, g: np.ndarray, p: np.ndarray) -> dict[str, Any]:
-        rows = group_table(y, pred, g, positive=positive, proba_positive=p, min_group_size=min_group_size)
-        d = disparities(rows)
-        return {"accuracy": float(np.mean(pred == y)), "selection_rate": float(np.mean(pred == positive)),
-                "dp_difference": d["dp_difference"], "dp_ratio": d["dp_ratio"], "eo_difference": d["eo_difference"],
-                "groups": {r["group"]: {"rows": r["rows"], "selection_rate": r["selection_rate"], "tpr": r["tpr"], "fpr": r["fpr"]} for r in rows}}
-
     base_test = np.where(p_test >= base_threshold, positive, 1 - positive)
-    before = judge(y_test, base_test, g_test, p_test)
-    after = judge(y_test, decide(p_test, g_test), g_test, p_test)
+    before = _judge(y_test, base_test, g_test, p_test, positive=positive, min_group_size=min_group_size)
+    after = _judge(y_test, decide(p_test, g_test), g_test, p_test, positive=positive, min_group_size=min_group_size)
     unseen = sorted({str(x) for x in pd.unique(g_test)} - set(thresholds) - set(kept_base))
     cut = before["dp_difference"] - after["dp_difference"]
     return {
@@ -232,12 +293,16 @@ def fairness_report(
     y_pred: np.ndarray | None = None,
     config: FairnessConfig | None = None,
     validation: tuple[np.ndarray, np.ndarray, pd.DataFrame] | None = None,
+    reweighted: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything fairness for one test split: per attribute its table and disparity, warnings,
     limit checks and (binary) threshold mitigation.
 
     ``predictions`` are probabilities (N, C) for classification, values (N,) for regression;
-    ``y_pred`` the decisions (default argmax); ``validation`` = (y, predictions, frame) enables mitigation.
+    ``y_pred`` the decisions (default argmax); ``validation`` = (y, predictions, frame) enables mitigation;
+    ``reweighted`` = ``{"predictions": (N, C) test probabilities of the reweighted model, "attribute":
+    the column it was reweighted by, ...}`` (binary) adds the reweighting trade-off; its other keys
+    (weights, training) are reported as they are.
     """
     config = config or FairnessConfig()
     sensitive = list(sensitive)
@@ -279,6 +344,7 @@ def fairness_report(
         "warnings": warnings,
         "checks": check_limits(attributes, config.limits),
         "mitigation": None,
+        "reweighting": None,
     }
     if task == "binary" and validation is not None and config.mitigation != "none":
         on = config.mitigate_on or sensitive[0]
@@ -298,5 +364,17 @@ def fairness_report(
                 constraint=config.mitigation,
                 min_group_size=config.min_group_size,
             ),
+        }
+    if task == "binary" and reweighted is not None:
+        on = reweighted["attribute"]
+        if on not in labels:
+            raise RecipeError(f"The reweighted attribute '{on}' is not one of data.sensitive ({', '.join(sensitive)}).")
+        extra = {k: v for k, v in reweighted.items() if k not in ("predictions", "attribute")}
+        out["reweighting"] = {
+            "attribute": on,
+            "method": "Kamiran & Calders reweighing: weight P(group)·P(label) / P(group, label) on the training split",
+            **extra,
+            **reweighting_tradeoff(y_true, p_pos, np.asarray(reweighted["predictions"], dtype=np.float64)[:, pos], labels[on].to_numpy(),
+                                   positive=pos, min_group_size=config.min_group_size),
         }
     return out

@@ -171,6 +171,7 @@ def evaluate_run(
     options: EvaluationOptions | None = None,
     raw: bool = True,
     seed: int | None = None,
+    reweighted: dict[str, Any] | None = None,
 ) -> RunEvaluation:
     """Evaluate the model's outputs on the test split (once) and validation split.
 
@@ -179,6 +180,8 @@ def evaluate_run(
     value (N, 1) for regression, decoded with ``codec`` (a LabelCodec). With ``raw=False`` the
     outputs are already probabilities or values in label units. Validation rows choose the
     binary decision threshold and the fairness thresholds; the test rows only report.
+    ``reweighted`` = ``{"test": outputs of a model trained with fairness reweighing on the test rows,
+    "attribute": its sensitive column, ...}`` adds the reweighting trade-off to the fairness block.
     """
     options = options or EvaluationOptions.from_recipe(recipe)
     classes = list(codec.classes) if (codec is not None and task != "regression") else (list(classes) if classes else None)
@@ -228,6 +231,10 @@ def evaluate_run(
         fairness_report(
             y_test, pred_test, test_df, sensitive=sensitive, task=task, positive=positive, config=options.fairness,
             validation=None if val is None else (val[1], val[2], val[0]),
+            reweighted=None if reweighted is None else {
+                **{k: v for k, v in reweighted.items() if k != "test"},
+                "predictions": _predictions(reweighted["test"], task, codec, raw),
+            },
         )
         if sensitive
         else None

@@ -46,7 +46,13 @@ class FairnessConfig(_Strict):
     selection rates (`demographic_parity`) or equal true-positive rates (`equal_opportunity`);
     the report shows the accuracy and fairness trade-off on the test split. The bundle itself is not changed."""
     mitigate_on: str | None = None
-    """Sensitive column whose groups get their own thresholds; default: the first of `data.sensitive`."""
+    """Sensitive column whose groups get their own thresholds (and that reweighting balances); default:
+    the first of `data.sensitive`."""
+    reweighting: bool = False
+    """Binary tasks: also train a second model whose training rows are weighted so that label and the
+    `mitigate_on` group are independent (Kamiran & Calders reweighing: P(group)·P(label) / P(group, label)),
+    and report its test accuracy and disparities beside the unmitigated and threshold-mitigated numbers.
+    Doubles the training time; the bundle keeps the unweighted model."""
 
 
 class SlicesConfig(_Strict):

@@ -143,6 +143,17 @@ ul { margin: 4px 0 8px 18px; padding: 0; }
 <tr><td class="l">per-group thresholds</td><td>{{ num(m.test_after.accuracy) }}</td><td>{{ num(m.test_after.dp_difference) }}</td><td>{{ num(m.test_after.dp_ratio, 3) }}</td><td>{{ num(m.test_after.eo_difference) }}</td></tr></table>
 <div class="verdict info">Trade-off: the demographic-parity difference changes by {{ pct(-m.dp_difference_reduction) if m.dp_difference_reduction is not none else "—" }} ({{ num(m.test_before.dp_difference, 3) }} → {{ num(m.test_after.dp_difference, 3) }}); this costs <b>{{ num(100 * m.accuracy_cost, 2) }} points of accuracy</b> ({{ num(m.test_before.accuracy) }} → {{ num(m.test_after.accuracy) }}). The bundle still predicts with one threshold; these thresholds need the sensitive column at prediction time.</div>
 {% if images.mitigation %}<img alt="mitigation" src="data:image/png;base64,{{ images.mitigation }}">{% endif %}
+{% endif %}
+{% if fair.reweighting %}{% set r = fair.reweighting %}
+<h3 id="reweighting">Mitigation: reweighting in training for {{ r.attribute }}</h3>
+<p>A second model, trained with the same settings on the same rows, each weighted by P(group)·P(label) / P(group, label) on the training split (Kamiran &amp; Calders reweighing), so that label and {{ r.attribute }} are independent in what it learns from{% if r.training %} ({{ r.training.epochs }} epochs, {{ num(r.training.seconds, 1) }} s){% endif %}. Both models decide at one threshold of {{ r.base_threshold }}.</p>
+<table><tr><th class="l">on the test split</th><th>accuracy</th><th>DP difference</th><th>DP ratio</th><th>EO difference</th></tr>
+<tr><td class="l">unmitigated model</td><td>{{ num(r.test_before.accuracy) }}</td><td>{{ num(r.test_before.dp_difference) }}</td><td>{{ num(r.test_before.dp_ratio, 3) }}</td><td>{{ num(r.test_before.eo_difference) }}</td></tr>
+{% if fair.mitigation and fair.mitigation.attribute == r.attribute %}{% set m = fair.mitigation %}<tr><td class="l">per-group thresholds</td><td>{{ num(m.test_after.accuracy) }}</td><td>{{ num(m.test_after.dp_difference) }}</td><td>{{ num(m.test_after.dp_ratio, 3) }}</td><td>{{ num(m.test_after.eo_difference) }}</td></tr>{% endif %}
+<tr><td class="l">reweighted model</td><td>{{ num(r.test_after.accuracy) }}</td><td>{{ num(r.test_after.dp_difference) }}</td><td>{{ num(r.test_after.dp_ratio, 3) }}</td><td>{{ num(r.test_after.eo_difference) }}</td></tr></table>
+<table><tr><th class="l">{{ r.attribute }}</th><th class="l">label</th><th>training rows</th><th>if independent</th><th>weight</th></tr>
+{% for c in r.weights %}<tr><td class="l">{{ c.group }}</td><td class="l">{{ c.label }}</td><td>{{ c.rows }}</td><td>{{ num(c.expected_rows, 1) }}</td><td>{{ num(c.weight, 3) }}</td></tr>{% endfor %}</table>
+<div class="verdict info">Trade-off: reweighting changes the demographic-parity difference by {{ pct(-r.dp_difference_reduction) if r.dp_difference_reduction is not none else "—" }} ({{ num(r.test_before.dp_difference, 3) }} → {{ num(r.test_after.dp_difference, 3) }}) and the equalized-odds difference by {{ "%+.3f"|format(r.eo_difference_change) if r.eo_difference_change is not none else "—" }}; it costs <b>{{ num(100 * r.accuracy_cost, 2) }} points of accuracy</b> ({{ num(r.test_before.accuracy) }} → {{ num(r.test_after.accuracy) }}). Unlike per-group thresholds it needs no sensitive column at prediction time; the bundle holds the unmitigated model.</div>
 {% endif %}{% endif %}
 </section>{% endif %}
 
