@@ -13,7 +13,8 @@ fitted on the 160 training rows, ``build_model``, the ``Trainer``):
 
 (a) scratch: the default text model: hashed word and character n-grams into an EmbeddingBag and
     an MLP head, with the recipe's defaults (tuned on the full spam data);
-(b) head:    all-MiniLM-L6-v2 frozen, its mean-pooled outputs computed once, a linear head trained;
+(b) head:    all-MiniLM-L6-v2 frozen, each of its layers mean-pooled (unit length, side by side:
+             ``model.layers: all``, the default of ``tune: head``) and computed once, a linear head trained;
 (c) lora:    all-MiniLM-L6-v2 with rank-8 LoRA adapters on query and value, and a linear head.
 
 Printed: test spam F1 for each at the argmax, and at the probability cut that maximises spam F1

@@ -480,6 +480,19 @@ class PretrainedTextNet(nn.Module):
             if cached is None:
                 cached = self.encode_text(self._input(batch, f"input_ids:{name}"), self._input(batch, f"attention_mask:{name}"))
             parts.append(cached)  # (B, pooled_size)
+        return self._head(parts, batch)  # (B, out_dim)
+
+    def forward_padded(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """:meth:`forward` in one encoder pass per text column at its full padded width, without the
+        length-dependent trimming and chunking: the graph an ONNX export records. Equal to
+        :meth:`forward` up to float rounding (padding is masked out of attention and pooling)."""
+        parts = []
+        for name in self.text_names:
+            ids = self._input(batch, f"input_ids:{name}")  # (B, L)
+            parts.append(self._encode(ids, self._input(batch, f"attention_mask:{name}"), ids.shape[1]))  # (B, pooled_size)
+        return self._head(parts, batch)  # (B, out_dim)
+
+    def _head(self, parts: list[torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
         if self.dense_dim:
             parts.append(self._input(batch, "dense"))  # (B, D)
         if self.categorical_names:

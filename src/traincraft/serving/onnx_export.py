@@ -4,7 +4,8 @@ Only the network goes to ONNX; the encoders stay in Python / numpy and are read 
 ``bundle.json``. :func:`export_onnx` writes, into the bundle directory or another one::
 
     model.onnx    the network: one input per encoded tensor (``dense``, ``categorical``,
-                  ``text:<col>``, ``text_w:<col>``, ``image:<col>``), output ``logits`` (B, out_dim)
+                  ``text:<col>``, ``text_w:<col>``, ``image:<col>``, or for a pretrained encoder
+                  ``input_ids:<col>``, ``attention_mask:<col>``), output ``logits`` (B, out_dim)
     onnx.json     the input names, opset, exporter, the file's sha256, and the parity with torch
                   measured right after the export
     bundle.json   a copy of the bundle's metadata (when the target is not the bundle itself)
@@ -12,6 +13,13 @@ Only the network goes to ONNX; the encoders stay in Python / numpy and are read 
 ONNX has no ``EmbeddingBag`` with ``per_sample_weights``, so each text bag is exported as its
 exact equivalent: gather the embedding rows, multiply by the weights, sum over the tokens
 (padding id 0 masked out, as ``padding_idx=0`` does).
+
+A pretrained text network (``model.pretrained``; head-only, LoRA or full) is exported whole: the
+base model's weights go into ``model.onnx`` with the adapters and head (about 90 MB for
+all-MiniLM-L6-v2), so the ONNX runtime needs no base model directory; the tokenizer stays in
+Python. The graph runs each batch at its padded width (:meth:`PretrainedTextNet.forward_padded`);
+:class:`OnnxPredictor` sorts rows by length and trims each batch of :data:`INFERENCE_CHUNK`
+texts to its longest, as the torch network does.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from traincraft._version import __version__
 from traincraft.constants import BUNDLE_FORMAT_VERSION
 from traincraft.errors import BundleError, MissingDependencyError, SchemaError
 from traincraft.features.table import EncodedTable
+from traincraft.models.pretrained import INFERENCE_CHUNK
 from traincraft.serving.bundle import BUNDLE_JSON, BundleContents, read_bundle
 from traincraft.serving.predictor import PREDICT_BATCH, Predictor
 
@@ -50,6 +59,8 @@ OUTPUT_NAME = "logits"
 EXPORT_BATCH = 3  # rows in the example inputs; not 0 or 1, which torch.export would specialise on
 EXPORT_TOKENS = 5  # tokens per text in the example inputs; differs from EXPORT_BATCH so the two stay separate dims
 EXPORT_TOLERANCE = 1e-4  # largest |torch - onnx| logit accepted right after export; float32 rounding is ~1e-6
+EXPORTABLE = ("tabular", "pretrained")  # model kinds export_onnx takes
+TOKEN_KEYS = ("input_ids:", "attention_mask:")  # a pretrained encoder's inputs, (B, L) each
 GATHER_BUDGET = 1 << 24  # floats in one text gather (rows x tokens x dim, 64 MiB); bounds the ONNX batch for text models
 
 
@@ -76,12 +87,15 @@ class _PositionalNet(nn.Module):
         super().__init__()
         self.net = copy.deepcopy(net)
         self.keys = list(net.input_keys)
-        for i, bag in enumerate(self.net.text):
-            self.net.text[i] = _WeightedBagSum(bag)
+        self.padded = hasattr(self.net, "forward_padded")  # a pretrained encoder: no data-dependent trimming
+        if not self.padded:
+            for i, bag in enumerate(self.net.text):
+                self.net.text[i] = _WeightedBagSum(bag)
         self.eval()
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-        return self.net(dict(zip(self.keys, inputs)))  # (B, out_dim)
+        batch = dict(zip(self.keys, inputs))
+        return self.net.forward_padded(batch) if self.padded else self.net(batch)  # (B, out_dim)
 
 
 def _onnx_modules() -> tuple[Any, Any]:
@@ -101,8 +115,13 @@ def _onnxruntime() -> Any:
     return onnxruntime
 
 
-def example_inputs(spec: dict[str, Any], *, rows: int = EXPORT_BATCH, tokens: int = EXPORT_TOKENS, seed: int = 0) -> EncodedTable:
-    """Random inputs shaped like the encoder's output for a model ``spec`` (for tracing and checks)."""
+def example_inputs(
+    spec: dict[str, Any], *, rows: int = EXPORT_BATCH, tokens: int = EXPORT_TOKENS, seed: int = 0, vocab_size: int = 100
+) -> EncodedTable:
+    """Random inputs shaped like the encoder's output for a model ``spec`` (for tracing and checks).
+
+    A pretrained spec's token ids are drawn below ``vocab_size`` (the base model's vocabulary).
+    """
     gen = torch.Generator().manual_seed(seed)
     x: EncodedTable = {}
     if spec["dense_dim"]:
@@ -110,6 +129,13 @@ def example_inputs(spec: dict[str, Any], *, rows: int = EXPORT_BATCH, tokens: in
     if spec.get("categorical"):
         columns = [torch.randint(0, c["cardinality"], (rows,), generator=gen) for c in spec["categorical"]]
         x["categorical"] = torch.stack(columns, dim=1)  # (B, K)
+    if spec.get("kind") == "pretrained":
+        for t in spec["text"]:
+            x[f"input_ids:{t['name']}"] = torch.randint(0, vocab_size, (rows, tokens), generator=gen)  # (B, L)
+            mask = torch.ones(rows, tokens, dtype=torch.int64)  # (B, L)
+            mask[0, -2:] = 0  # right padding in one row, so the mask is exercised
+            x[f"attention_mask:{t['name']}"] = mask
+        return x
     for t in spec.get("text", []):
         ids = torch.randint(0, t["buckets"] + 1, (rows, tokens), generator=gen)  # (B, L), 0 = padding
         ids[0, -1] = 0  # one padding slot, so the mask is exercised
@@ -125,7 +151,7 @@ def _dynamic_shapes(keys: list[str]) -> tuple[tuple[dict[int, Any], ...]]:
     tokens: dict[str, Any] = {}
     shapes = []
     for key in keys:
-        if key.startswith(("text:", "text_w:")):
+        if key.startswith(("text:", "text_w:", *TOKEN_KEYS)):
             column = key.split(":", 1)[1]
             tokens.setdefault(column, torch.export.Dim(f"tokens_{len(tokens)}"))
             shapes.append({0: batch, 1: tokens[column]})
@@ -148,10 +174,11 @@ def export_onnx(
     ort = _onnxruntime()
     contents = bundle if isinstance(bundle, BundleContents) else read_bundle(bundle)
     kind = contents.meta["model"]["spec"].get("kind", "tabular")
-    if kind != "tabular":
+    if kind not in EXPORTABLE:
         raise BundleError(
-            f"ONNX export covers traincraft's tabular network (numbers, categories, hashed text, images); the model in "
-            f"{contents.path} is a {kind!r} network. Serve it with the torch runtime (traincraft serve {contents.path})."
+            f"ONNX export covers traincraft's tabular network (numbers, categories, hashed text, images) and pretrained "
+            f"text encoders; the model in {contents.path} is a {kind!r} network. Serve it with the torch runtime "
+            f"(traincraft serve {contents.path})."
         )
     target = Path(out_dir) if out_dir is not None else contents.path
     if target.exists() and not target.is_dir():
@@ -164,7 +191,8 @@ def export_onnx(
         raise BundleError(f"Image models need ONNX opset 10 or later (ceil-mode max-pool); got {opset}.")
     wrapped = _PositionalNet(contents.model)
     spec = contents.meta["model"]["spec"]
-    example = example_inputs(spec)
+    vocab = int(getattr(contents.model.hf_model.config, "vocab_size", 100)) if kind == "pretrained" else 100
+    example = example_inputs(spec, vocab_size=vocab)
     args = tuple(example[k] for k in wrapped.keys)
     with torch.inference_mode():
         expected = contents.model(example).float().numpy()  # (B, out_dim)
@@ -242,8 +270,9 @@ class OnnxPredictor(Predictor):
         self.session = session
         self.onnx = description
         self.input_keys: list[str] = list(description["inputs"])
-        text = meta["model"]["spec"].get("text", [])
-        self._token_width = sum(int(t["dim"]) for t in text)  # floats per token gathered in one row
+        spec = meta["model"]["spec"]
+        self._pretrained = spec.get("kind") == "pretrained"
+        self._token_width = 0 if self._pretrained else sum(int(t["dim"]) for t in spec.get("text", []))  # floats per token gathered
 
     def __repr__(self) -> str:
         return f"OnnxPredictor(task={self.task!r}, label={self.label!r}, inputs={len(self.input_columns)}, path='{self.path}')"
@@ -270,10 +299,25 @@ class OnnxPredictor(Predictor):
         return self.finish(self.batched_logits(x, batch_size=batch_size))
 
     def batched_logits(self, x: EncodedTable, *, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+        if self._pretrained:
+            return self._pretrained_logits(x)
         n = len(next(iter(x.values()))) if x else 0
         step = self._rows_per_batch(x, batch_size)
         outs = [self.logits({k: v[start : start + step] for k, v in x.items()}) for start in range(0, n, step)]
         return np.concatenate(outs) if outs else np.zeros((0, self.meta["model"]["out_dim"]), dtype=np.float32)
+
+    def _pretrained_logits(self, x: EncodedTable) -> np.ndarray:
+        """Rows sorted by text length, :data:`INFERENCE_CHUNK` at a time, each chunk's tokens cut to its longest text."""
+        masks = [torch.as_tensor(v) for k, v in x.items() if k.startswith("attention_mask:")]
+        n = int(masks[0].shape[0]) if masks else 0
+        out = np.zeros((n, self.meta["model"]["out_dim"]), dtype=np.float32)
+        lengths = torch.stack([m.sum(dim=1) for m in masks]).amax(dim=0) if masks else torch.zeros(0)  # (N,)
+        for rows in torch.argsort(lengths, stable=True).split(INFERENCE_CHUNK):
+            width = max(1, int(lengths[rows].max()))
+            chunk = {k: torch.as_tensor(v)[rows] for k, v in x.items()}
+            chunk.update({k: v[:, :width] for k, v in chunk.items() if k.startswith(TOKEN_KEYS)})  # (b, width)
+            out[rows.numpy()] = self.logits(chunk)
+        return out
 
     def finish(self, logits: np.ndarray) -> np.ndarray:
         """Logits to what :meth:`predict_raw` returns, exactly as the torch :class:`Predictor` does."""
