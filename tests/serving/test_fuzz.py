@@ -212,6 +212,38 @@ def test_fast_encoding_equals_the_bundle_encoder(model) -> None:
     check()
 
 
+def test_the_quick_check_agrees_with_the_field_by_field_one(model, mixed_data) -> None:
+    codec = RecordCodec(model)
+    columns = model.input_columns
+    valid = json.loads(mixed_data.drop(columns=["label"]).head(1).to_json(orient="records"))[0]
+
+    @FUZZ
+    @given(
+        record=plausible_records(model) | st.builds(dict, st.just(valid)),
+        column=st.sampled_from(columns),
+        value=wrong_values | json_values | st.just(None),
+        mutate=st.booleans(),
+    )
+    def check(record: dict[str, Any], column: str, value: Any, mutate: bool) -> None:
+        if mutate:
+            record = {**record, column: value}
+        quick = codec._prepare_quick(record)
+        errors: list = []
+        full = codec._prepare(record, ("body",), errors)
+        if quick is not None:  # it may only pass what the full check passes, with the same values
+            assert not errors and full is not None
+            assert len(quick) == len(full)
+            for a, b in zip(quick, full):
+                if isinstance(a, np.ndarray):
+                    assert np.array_equal(a, b, equal_nan=True)
+                else:
+                    assert a == b or (a != a and b != b), (a, b)
+        elif mutate is False and not errors:
+            raise AssertionError(f"a valid record took the slow path: {record}")
+
+    check()
+
+
 def test_a_record_predicts_the_same_alone_or_in_a_batch(model) -> None:
     codec = RecordCodec(model)
 

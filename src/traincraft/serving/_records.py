@@ -36,6 +36,7 @@ import pandas as pd
 import torch
 
 from traincraft._util.suggest import did_you_mean
+from traincraft.constants import NUMERIC_MAX_ABS_Z
 from traincraft.errors import SchemaError
 from traincraft.features._common import canonical_key
 from traincraft.features.categorical import MISSING as CATEGORY_MISSING
@@ -53,6 +54,7 @@ VALUE_CACHE = 4096  # distinct boolean / datetime values whose encoded rows are 
 _SHOWN_COLUMNS = 20  # column names listed in an "unknown field" message
 _DENSE_KINDS = ("numeric", "boolean", "datetime")  # the kinds TableEncoder concatenates into "dense"
 _MISSING = object()  # a field absent from the record (null is a missing *value*, which is allowed)
+_PLAIN_NUMBERS = {int, float, type(None)}  # JSON numbers and null (bool, a subclass of int, is refused)
 
 
 class FieldError:
@@ -168,7 +170,7 @@ class _Numeric(_Column):
             return self.encoder.transform(pd.Series(raw), strict=True)
         missing = np.isnan(raw)
         out = np.empty((len(raw), self.width), dtype=np.float32)
-        out[:, 0] = (np.where(missing, self.median, raw) - self.mean) / self.std
+        out[:, 0] = np.clip((np.where(missing, self.median, raw) - self.mean) / self.std, -NUMERIC_MAX_ABS_Z, NUMERIC_MAX_ABS_Z)
         if self.flag:
             out[:, 1] = missing
         return out
@@ -349,6 +351,12 @@ class RecordCodec:
         self._tmp: tempfile.TemporaryDirectory | None = None
         self.columns: list[_Column] = [self._column(enc) for enc in self.table.encoders]
         self.names = [c.name for c in self.columns]
+        self._fields = operator.itemgetter(*self.names) if len(self.names) > 1 else (lambda record: (record[self.names[0]],))
+        numeric = [j for j, c in enumerate(self.columns) if isinstance(c, _Numeric)]
+        self._numeric_fields = numeric
+        self._others = [(j, c) for j, c in enumerate(self.columns) if not isinstance(c, _Numeric)]
+        self._numeric_check_mean = np.array([self.columns[j].mean for j in numeric])
+        self._numeric_check_std = np.array([self.columns[j].std for j in numeric])
         self.whole_table = any(isinstance(c, _Generic) for c in self.columns)  # encode batches with TableEncoder itself
         self.fallbacks = [] if self.whole_table else self._check_fast_paths()
 
@@ -402,7 +410,9 @@ class RecordCodec:
             if not isinstance(record, dict):
                 errors.append(FieldError(where, f"expected a JSON object with the model's columns, got {_describe(record)}", "type_error.record"))
                 continue
-            row = self._prepare(record, where, errors)
+            row = self._prepare_quick(record)
+            if row is None:
+                row = self._prepare(record, where, errors)
             if row is not None:
                 prepared.append(row)
                 ids.append(record.get(self.id_column) if self.id_column else None)
@@ -411,6 +421,43 @@ class RecordCodec:
         if errors:
             raise RecordsInvalid(errors, total=len(errors))
         return prepared, ids, single
+
+    def _prepare_quick(self, record: dict) -> tuple | None:
+        """The prepared record when it is plainly valid, else None (then :meth:`_prepare` finds and names the errors).
+
+        Every field present, numbers checked all at once with numpy instead of one call per field,
+        the other columns through their own ``prepare``: the same values :meth:`_prepare` gives,
+        at a fraction of its cost per record.
+        """
+        try:
+            given = self._fields(record)
+        except KeyError:
+            return None
+        if self.extra_fields == "forbid" and len(record) > len(self.columns) and not record.keys() <= self.known:
+            return None
+        if self.id_column and not isinstance(record.get(self.id_column), (str, int, float, bool, type(None))):
+            return None
+        values = list(given)
+        if self._numeric_fields:
+            numbers = [given[j] for j in self._numeric_fields]
+            if not set(map(type, numbers)) <= _PLAIN_NUMBERS:
+                return None
+            try:
+                raw = np.array(numbers, dtype=np.float64)  # None -> nan
+            except OverflowError:
+                return None
+            if np.isinf(raw).any() or int(np.isnan(raw).sum()) != numbers.count(None):
+                return None
+            if (np.abs((raw - self._numeric_check_mean) / self._numeric_check_std) > FLOAT32_MAX).any():
+                return None
+            for j, number in zip(self._numeric_fields, raw.tolist()):
+                values[j] = number
+        for j, column in self._others:
+            try:
+                values[j] = column.prepare(given[j])
+            except _Bad:
+                return None
+        return tuple(values)
 
     def _prepare(self, record: dict, where: tuple[str | int, ...], errors: list[FieldError]) -> tuple | None:
         values = []
@@ -488,7 +535,8 @@ class RecordCodec:
                 picked = [self._numeric_rows(row) for row in rows]
                 raw = np.array([[v] for v in picked] if self._numeric_single else picked, dtype=np.float64)  # (N, k)
                 missing = np.isnan(raw)
-                dense[:, self._numeric_at] = (np.where(missing, self._numeric_median, raw) - self._numeric_mean) / self._numeric_std
+                z = (np.where(missing, self._numeric_median, raw) - self._numeric_mean) / self._numeric_std
+                dense[:, self._numeric_at] = np.clip(z, -NUMERIC_MAX_ABS_Z, NUMERIC_MAX_ABS_Z)  # as NumericEncoder clips
                 if len(self._flag_of):
                     dense[:, self._flag_at] = missing[:, self._flag_of]
             for j, column, start, stop in self._dense_blocks:
@@ -503,7 +551,8 @@ class RecordCodec:
         fallbacks = []
         for column in self.columns:
             if column.kind == "numeric":
-                probes = [0.0, -2.5, 1234.5678, None, 3, column.median]
+                far = column.mean + 3 * NUMERIC_MAX_ABS_Z * column.std  # beyond the encoder's clipping
+                probes = [0.0, -2.5, 1234.5678, None, 3, column.median, far, -far]
             elif column.kind == "categorical":
                 vocabulary = list(column.encoder.vocabulary[:3])
                 probes = [*vocabulary, None, "  ", "never seen in training", 3, 3.0, True]
