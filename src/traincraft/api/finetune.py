@@ -21,36 +21,21 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from traincraft._util.atomic import atomic_write_json
 from traincraft._util.fingerprint import frame_fingerprint
 from traincraft._util.seed import seed_everything
 from traincraft.api._inputs import _deep_merge, _recipe_arg, read_source, source_name
-from traincraft.api.run_dir import existing_run_dir, new_run_dir
+from traincraft.api._fit import Run, check_resumable, final_splits, fit_and_bundle, jsonable, record_data, write_audit
 from traincraft.api.audit import check_split_leakage
-from traincraft.api.prepare import prepare_frame
-from traincraft.api.train import (
-    Run,
-    _audit,
-    _check_resumable,
-    _class_weights,
-    _jsonable,
-    _metrics_fn,
-    _positive_index,
-    _record_data,
-    _score,
-    _splits,
-)
+from traincraft.api.prepare import prepare_frame, split_for_prepare
+from traincraft.api.run_dir import existing_run_dir, new_run_dir
 from traincraft.data import Schema, infer_schema, labelled_rows
 from traincraft.errors import DataError, RecipeError
-from traincraft.evaluation import evaluate_run
 from traincraft.features.labels import LabelCodec
 from traincraft.features.pretrained_text import encoder_from_json
-from traincraft.finetune import extend_labels, grow_head, head_inputs, merge_bundle
-from traincraft.models.pretrained import PretrainedTextNet
+from traincraft.finetune import extend_labels, grow_head, merge_bundle
 from traincraft.recipe import Recipe, load_recipe, recipe_from_dict, save_recipe
-from traincraft.report import build_report
-from traincraft.serving.bundle import BUNDLE_JSON, WEIGHTS_FILE, read_bundle, save_bundle
-from traincraft.training import Callback, Trainer
+from traincraft.serving.bundle import BUNDLE_JSON, WEIGHTS_FILE, read_bundle
+from traincraft.training import Callback
 
 __all__ = ["finetune", "merge"]
 
@@ -84,7 +69,7 @@ def finetune(
     if resume is not None:
         paths = existing_run_dir(resume)
         saved = load_recipe(paths.recipe)
-        _check_resumable(cfg, saved, paths)
+        check_resumable(cfg, saved, paths)
 
     frame = read_source(cfg) if frame is None else frame.reset_index(drop=True)
     src = source_name(cfg)
@@ -98,7 +83,10 @@ def finetune(
     encoder.transform(frame.head(2), strict=False)  # the feature columns are there (a clear error if not)
     fingerprint = frame_fingerprint(frame)
     raw_schema = infer_schema(frame, label=schema.label, task=cfg.task, data=cfg.data, source_name=src)
-    prepared = prepare_frame(cfg, frame, schema=raw_schema) if cfg.prepare else None  # the bundle recipe's steps
+    prepared = drawn = None
+    if cfg.prepare:  # the bundle recipe's steps; as in train, split first so fitted steps learn from training rows only
+        drawn = split_for_prepare(cfg, frame, raw_schema)
+        prepared = prepare_frame(cfg, frame, schema=raw_schema, fit_rows=drawn.train)
     source_frame = frame
     frame = prepared.prepared if prepared is not None else frame
     table, unlabelled = labelled_rows(frame, schema)
@@ -114,9 +102,9 @@ def finetune(
     if resume is None or cfg.train.epochs != saved.train.epochs:
         save_recipe(cfg, paths.recipe)
     log.info("run directory: %s (continuing %s)", paths.root, contents.path)
-    _audit(paths, source_frame, raw_schema, cfg)
-    _record_data(paths, source_frame, prepared, unlabelled, fingerprint, src)
-    splits = _splits(paths, table, schema, cfg, resume is not None)
+    write_audit(paths, source_frame, raw_schema, cfg)
+    record_data(paths, source_frame, prepared, unlabelled, fingerprint, src)
+    splits = final_splits(paths, table, schema, cfg, resume is not None, drawn)
     check_split_leakage(table, splits, cfg, schema=schema)
     train_df, val_df = table.loc[splits.train], table.loc[splits.validation]
 
@@ -125,84 +113,38 @@ def finetune(
     x_val = encoder.transform(val_df) if len(val_df) else None
     y_val = codec.encode(val_df[schema.label]) if len(val_df) else None
     model = grow_head(contents.model, len(added))
-    out_dim = codec.out_dim
-    if isinstance(model, PretrainedTextNet) and model.tune == "head":
-        x_train, x_val = head_inputs(model, cfg, paths.root.parent, x_train, x_val)
-    positive = _positive_index(cfg, codec, y_train) if schema.task == "binary" else None
-    trainer = Trainer(
-        model,
-        cfg.train,
-        task=schema.task,
-        seed=cfg.seed,
-        class_weights=_class_weights(cfg, codec, y_train),
-        metrics_fn=_metrics_fn(schema.task, codec, positive),
-        run_dir=paths.root,
-        callbacks=callbacks,
-        progress=progress,
-    )
-    fit = trainer.fit(x_train, y_train, x_val, y_val, resume=resume is not None)
-
-    metrics: dict[str, dict[str, float]] = {
-        "validation": _score(trainer, x_val, y_val, schema.task, codec, positive) if x_val is not None else {}
-    }
-    test_df = table.loc[splits.test]
-    if len(test_df):  # the one and only read of the new data's test split
-        x_test = encoder.transform(test_df)
-        metrics["test"] = _score(trainer, x_test, codec.encode(test_df[schema.label]), schema.task, codec, positive)
-        evaluate_run(
-            task=schema.task,
-            label=schema.label,
-            test=(test_df, trainer.predict(x_test)),
-            validation=(val_df, trainer.predict(x_val)) if x_val is not None else None,
-            codec=codec,
-            positive=positive,
-            recipe=cfg,
-            schema=schema,
-        ).write(paths.root)
-    else:
-        log.warning("split.test is 0: there are no test metrics; the validation metrics were used for early stopping and are optimistic.")
-        metrics["test"] = {}
-
-    spec = dict(meta["model"]["spec"])
-    bundle_dir = save_bundle(
-        paths.bundle,
-        model=trainer.model,
-        task=schema.task,
-        label=schema.label,
-        schema=schema.to_json(),
-        encoder=meta["encoder"],
-        label_codec=codec.to_json(),
-        model_spec=spec,
-        model_config=meta["model"]["config"],
-        out_dim=out_dim,
-        metrics=metrics,
-        recipe=cfg.model_dump(mode="json"),
-        data={"source": cfg.data.source, "fingerprint": fingerprint, "rows": len(frame), "splits": splits.sizes},
-        extra={
-            "positive_label": None if positive is None else _jsonable(codec.classes[positive]),
-            "finetuned_from": {
-                "bundle": str(contents.path),
-                "weights_sha256": meta.get("weights_sha256"),
-                "data": meta.get("data", {}).get("fingerprint"),
-                "added_labels": [_jsonable(v) for v in added],
+    return fit_and_bundle(
+        cfg,
+        paths,
+        schema=schema,
+        table=table,
+        splits=splits,
+        codec=codec,
+        encoder=encoder,
+        model=model,
+        train=(x_train, y_train),
+        validation=(x_val, y_val),
+        bundle={
+            "encoder": meta["encoder"],
+            "model_spec": dict(meta["model"]["spec"]),
+            "model_config": meta["model"]["config"],
+            "data": {"source": cfg.data.source, "fingerprint": fingerprint, "rows": len(frame), "splits": splits.sizes},
+            "extra": {
+                "finetuned_from": {
+                    "bundle": str(contents.path),
+                    "weights_sha256": meta.get("weights_sha256"),
+                    "data": meta.get("data", {}).get("fingerprint"),
+                    "added_labels": [jsonable(v) for v in added],
+                },
             },
         },
+        started=started,
+        resuming=resume is not None,
+        callbacks=callbacks,
+        progress=progress,
+        reweight=False,  # a second model from scratch is no continuation of this one
+        summary_extra={"finetuned_from": str(contents.path)},
     )
-    run = Run(
-        run_dir=paths.root,
-        bundle_dir=bundle_dir,
-        task=schema.task,
-        metrics=metrics,
-        fit=fit,
-        schema=schema,
-        recipe=cfg,
-        split_sizes=splits.sizes,
-        seconds=time.perf_counter() - started,
-    )
-    atomic_write_json(paths.summary, {"name": cfg.name, "status": "finished", "finetuned_from": str(contents.path), **run.summary()})
-    build_report(paths.root)
-    log.info("test metrics: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics["test"].items()))
-    return run
 
 
 def _recipe(
