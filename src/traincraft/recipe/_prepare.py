@@ -132,6 +132,10 @@ class DropLabelIssuesStep(_Step):
     1.0 drops every row confident learning flags."""
     folds: int = Field(default=5, ge=2, le=20)
     """Folds of the out-of-fold model."""
+    method: Literal["confident_learning", "prune_by_noise_rate"] = "confident_learning"
+    """Which rows are flagged: `confident_learning` (off-diagonals of the confident joint, as the audit
+    reports them) or `prune_by_noise_rate` (cleanlab's default: as many rows per class pair as the
+    calibrated joint estimates, by margin; it flagged more of the planted flips at equal precision)."""
 
 
 class RelabelStep(_Step):

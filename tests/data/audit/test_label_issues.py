@@ -6,7 +6,7 @@ import pytest
 
 from traincraft.data.audit import audit
 from traincraft.data.audit._context import AuditContext
-from traincraft.data.audit._oof import confident_learning
+from traincraft.data.audit._oof import confident_learning, find_issues, prune_by_noise_rate
 from traincraft.data.audit.label_issues import find_label_issues
 
 
@@ -28,6 +28,24 @@ def test_confident_learning_matches_cleanlab(k: int, seed: int) -> None:
     ours = np.zeros(n, dtype=bool)
     ours[confident_learning(labels, probs).positions] = True
     np.testing.assert_array_equal(ours, _cleanlab_mask(labels, probs))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_prune_by_noise_rate_matches_cleanlabs_default(seed: int) -> None:
+    from cleanlab.filter import find_label_issues as cl_find
+
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(60, 1500)), int(rng.integers(2, 8))
+    labels = np.arange(n) % k  # every class present
+    logits = rng.normal(size=(n, k)) * rng.uniform(0.5, 3) + rng.uniform(0, 3) * np.eye(k)[labels]
+    flip = rng.random(n) < 0.2
+    labels[flip] = rng.integers(0, k, flip.sum())
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    ours = np.zeros(n, dtype=bool)
+    ours[prune_by_noise_rate(labels, probs).positions] = True
+    np.testing.assert_array_equal(ours, cl_find(labels, probs))  # cleanlab's default filter_by
+    with pytest.raises(ValueError, match="one of confident_learning, prune_by_noise_rate"):
+        find_issues(labels, probs, "both")
 
 
 def test_issues_are_ranked_most_likely_first() -> None:

@@ -228,3 +228,19 @@ def test_drop_label_issues_scores_and_drops_only_training_rows() -> None:
     assert len(dropped & flipped_train) >= 0.6 * len(flipped_train)
     assert r.manifest["steps"][0]["details"]["scored_rows"] == 400
     _check_accounting(r, df)
+
+
+def test_drop_label_issues_by_noise_rate_flags_more_of_the_planted_flips() -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    df = load_breast_cancer(as_frame=True).frame.rename(columns={"target": "y"})
+    rng = np.random.default_rng(2)
+    flipped = set(rng.choice(len(df), 80, replace=False).tolist())
+    df.loc[list(flipped), "y"] = 1 - df.loc[list(flipped), "y"]
+    found = {}
+    for method in ("confident_learning", "prune_by_noise_rate"):
+        r = apply_prepare(df, [{"step": "drop_label_issues", "threshold": 1.0, "method": method}], label="y", fit_rows=list(range(450)))
+        found[method] = set(r.quarantine["_row_id"])
+        assert found[method] <= set(range(450)) and r.manifest["steps"][0]["details"]["method"] == method
+        _check_accounting(r, df)
+    assert len(found["prune_by_noise_rate"] & flipped) >= len(found["confident_learning"] & flipped)

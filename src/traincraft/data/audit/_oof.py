@@ -6,7 +6,10 @@ by a model that did not see it (stratified k-fold). Folds run one after another 
 cores this process may use, so k-fold workers x BLAS threads never exceed the cores.
 
 :func:`confident_learning` is cleanlab's ``find_label_issues(filter_by="confident_learning")``
-(Northcutt et al., 2021), reimplemented in a few numpy lines and tested against cleanlab.
+(Northcutt et al., 2021), reimplemented in a few numpy lines and tested against cleanlab;
+:func:`prune_by_noise_rate` is cleanlab's default ``filter_by="prune_by_noise_rate"``: it estimates
+from the calibrated confident joint how many rows of each given class carry each other true class,
+and flags that many, those with the largest margin p(true) - p(given).
 """
 
 from __future__ import annotations
@@ -21,10 +24,23 @@ import scipy.sparse as sp
 
 from traincraft.data.audit._constants import LABEL_HASH_FEATURES
 
-__all__ = ["LabelIssues", "confident_learning", "design_matrix", "make_model", "out_of_fold_probabilities", "usable_cores"]
+__all__ = [
+    "LABEL_ISSUE_METHODS",
+    "LabelIssues",
+    "confident_learning",
+    "design_matrix",
+    "find_issues",
+    "make_model",
+    "out_of_fold_probabilities",
+    "prune_by_noise_rate",
+    "usable_cores",
+]
+
+LABEL_ISSUE_METHODS = ("confident_learning", "prune_by_noise_rate")
 
 _FLOAT_EPS = 1e-6  # cleanlab's FLOATING_POINT_COMPARISON
 _THRESHOLD_FLOOR = 2e-6  # cleanlab's CONFIDENT_THRESHOLDS_LOWER_BOUND
+_TINY = 1e-100  # cleanlab's TINY_VALUE
 
 
 def usable_cores() -> int:
@@ -107,23 +123,99 @@ class LabelIssues:
     self_confidence: np.ndarray  # (m,) probability of the given class
 
 
-def confident_learning(labels: np.ndarray, probs: np.ndarray) -> LabelIssues:
-    """Off-diagonal examples of the confident joint, less those the model predicts as labelled."""
-    labels = np.asarray(labels)
-    n, k = probs.shape
+def _confident_guess(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: whether some class is confidently predicted, and the true-label guess."""
+    k = probs.shape[1]
     present = np.bincount(labels, minlength=k) > 0
     thresholds = np.array([probs[labels == j, j].mean() if present[j] else 2.0 for j in range(k)])
     thresholds = np.clip(thresholds, _THRESHOLD_FLOOR, None)
     confident = probs >= thresholds - _FLOAT_EPS
     n_confident = confident.sum(axis=1)
     guess = np.where(n_confident > 1, probs.argmax(axis=1), confident.argmax(axis=1))
-    issue = (n_confident > 0) & (guess != labels)
+    return n_confident > 0, guess
+
+
+def _predicted_as_labelled(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
     nudged = probs.copy()
-    nudged[np.arange(n), labels] += _FLOAT_EPS
-    issue &= nudged.argmax(axis=1) != labels
+    nudged[np.arange(len(labels)), labels] += _FLOAT_EPS
+    return nudged.argmax(axis=1) == labels
+
+
+def _ranked(labels: np.ndarray, probs: np.ndarray, issue: np.ndarray) -> LabelIssues:
     pos = np.flatnonzero(issue)
     self_conf = probs[pos, labels[pos]]
     order = np.argsort(self_conf, kind="stable")
     pos = pos[order]
     suggested = probs[pos].argmax(axis=1)
     return LabelIssues(pos, labels[pos], suggested, probs[pos, suggested], probs[pos, labels[pos]])
+
+
+def confident_learning(labels: np.ndarray, probs: np.ndarray) -> LabelIssues:
+    """Off-diagonal examples of the confident joint, less those the model predicts as labelled."""
+    labels = np.asarray(labels)
+    confident, guess = _confident_guess(labels, probs)
+    issue = confident & (guess != labels) & ~_predicted_as_labelled(labels, probs)
+    return _ranked(labels, probs, issue)
+
+
+def _round_preserving_sum(values: np.ndarray) -> np.ndarray:
+    """Round to integers keeping the (rounded) total, as cleanlab does."""
+    floats = np.asarray(values, dtype=float)
+    ints = floats.round()
+    total = np.sum(floats).round()
+    current = np.sum(ints).round()
+    while abs(current - total) > _FLOAT_EPS:
+        diff = np.round(total - current)
+        step = -1 if diff < 0 else 1
+        changes = min(int(abs(diff)), len(floats))
+        for i in np.argsort(floats - ints)[::-step][:changes]:
+            ints[i] += step
+        current = np.sum(ints).round()
+    return ints.astype(int)
+
+
+def _round_rows(matrix: np.ndarray) -> np.ndarray:
+    return np.array([_round_preserving_sum(row) for row in matrix], dtype=int)
+
+
+def prune_by_noise_rate(labels: np.ndarray, probs: np.ndarray) -> LabelIssues:
+    """cleanlab's default: for each given class, flag as many rows per other true class as the
+    calibrated confident joint estimates, those with the largest margin p(true) - p(given)."""
+    labels = np.asarray(labels)
+    n, k = probs.shape
+    confident, guess = _confident_guess(labels, probs)
+    joint = np.zeros((k, k), dtype=np.int64)  # (given, true)
+    np.add.at(joint, (labels[confident], guess[confident]), 1)
+    np.fill_diagonal(joint, joint.diagonal().clip(min=1))
+    counts = np.bincount(labels, minlength=k)
+    calibrated = (joint.T / np.clip(joint.sum(axis=1), _TINY, None) * counts).T
+    calibrated = calibrated / np.clip(calibrated.sum(), _TINY, None) * counts.sum()
+    prune = _round_rows(calibrated).T  # (true, given): rows to flag per given class (column)
+    diagonal = np.diagonal(prune)
+    kept = np.maximum(diagonal, 1)  # leave at least one row in every class
+    per_col = np.maximum(np.count_nonzero(prune, axis=0) - 1.0, 1.0)
+    counts_to_prune = prune - (kept - diagonal) / per_col
+    counts_to_prune[counts_to_prune < 0] = 0
+    np.fill_diagonal(counts_to_prune, kept)
+    counts_to_prune = _round_rows(counts_to_prune.astype(int))  # cleanlab truncates, then rounds rows
+    issue = np.zeros(n, dtype=bool)
+    for given in range(k):
+        rows = np.flatnonzero(labels == given)
+        if len(rows) <= 1:
+            continue
+        for true in range(k):
+            take = counts_to_prune[true, given]
+            if true != given and take > 0:
+                margin = probs[rows, true] - probs[rows, given]
+                issue[rows[np.argsort(-margin)[:take]]] = True
+    issue &= ~_predicted_as_labelled(labels, probs)
+    return _ranked(labels, probs, issue)
+
+
+def find_issues(labels: np.ndarray, probs: np.ndarray, method: str = "confident_learning") -> LabelIssues:
+    """Label issues by ``method``: ``confident_learning`` or ``prune_by_noise_rate``."""
+    if method == "confident_learning":
+        return confident_learning(labels, probs)
+    if method == "prune_by_noise_rate":
+        return prune_by_noise_rate(labels, probs)
+    raise ValueError(f"label issue method must be one of {', '.join(LABEL_ISSUE_METHODS)}, got {method!r}")

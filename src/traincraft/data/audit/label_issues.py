@@ -10,7 +10,7 @@ import numpy as np
 from traincraft.data.audit._constants import LABEL_ISSUE_FOLDS, LABEL_ISSUE_MAX_ROWS, LABEL_MIN_ROWS
 from traincraft.data.audit._context import AuditContext, label_missing
 from traincraft.data.audit._finding import Finding
-from traincraft.data.audit._oof import confident_learning, design_matrix, out_of_fold_probabilities
+from traincraft.data.audit._oof import design_matrix, find_issues, out_of_fold_probabilities
 from traincraft.data.audit.class_balance import is_classification
 
 NAME = "label_issues"
@@ -32,7 +32,11 @@ class LabelReview:
     probs: np.ndarray | None = None  # (n, C) their out-of-fold probabilities (for parity with cleanlab)
 
 
-def find_label_issues(ctx: AuditContext, *, seed: int = 0, folds: int = LABEL_ISSUE_FOLDS) -> LabelReview:
+def find_label_issues(
+    ctx: AuditContext, *, seed: int = 0, folds: int = LABEL_ISSUE_FOLDS, method: str = "confident_learning"
+) -> LabelReview:
+    """Out-of-fold probabilities of the fast model, and the rows ``method`` (confident_learning or
+    cleanlab's default prune_by_noise_rate) flags, most likely mislabelled first."""
     def compute() -> LabelReview:
         empty = LabelReview([], [], [], np.empty(0), np.empty(0), [])
         if ctx.label is None:
@@ -62,7 +66,7 @@ def find_label_issues(ctx: AuditContext, *, seed: int = 0, folds: int = LABEL_IS
         y = np.searchsorted(usable_classes, values)
         k = int(min(folds, np.bincount(y).min()))
         probs = out_of_fold_probabilities(X, y, len(usable_classes), folds=max(k, 2), seed=seed)
-        found = confident_learning(y, probs)
+        found = find_issues(y, probs, method)
         ids = ctx.ids[rows[found.positions]]
         return LabelReview(
             row_ids=ids.tolist(),
@@ -76,7 +80,7 @@ def find_label_issues(ctx: AuditContext, *, seed: int = 0, folds: int = LABEL_IS
             probs=probs,
         )
 
-    return ctx.cached(f"label_issues:{seed}:{folds}", compute)
+    return ctx.cached(f"label_issues:{seed}:{folds}:{method}", compute)
 
 
 def run(ctx: AuditContext) -> list[Finding]:

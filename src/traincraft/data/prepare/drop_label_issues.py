@@ -24,7 +24,7 @@ def apply(df: pd.DataFrame, step: DropLabelIssuesStep, sc: StepContext) -> StepO
         raise DataError("drop_label_issues needs a label column; set data.label in the recipe.")
     scored = sc.fit_mask(df)
     ctx = AuditContext.build(df.loc[scored], label=sc.label, schema=sc.schema)
-    review = find_label_issues(ctx, seed=sc.seed, folds=step.folds)
+    review = find_label_issues(ctx, seed=sc.seed, folds=step.folds, method=step.method)
     if review.skipped:
         outcome = StepOutcome(df)
         outcome.details = {"skipped": review.skipped, "scored_rows": int(scored.sum())}
@@ -43,5 +43,5 @@ def apply(df: pd.DataFrame, step: DropLabelIssuesStep, sc: StepContext) -> StepO
         dtype=object,
     )
     outcome = drop_rows(df, mask, reasons)
-    outcome.details = {"scored_rows": int(scored.sum()), "flagged": len(review.row_ids), "dropped": int(mask.sum()), "threshold": step.threshold}
+    outcome.details = {"scored_rows": int(scored.sum()), "flagged": len(review.row_ids), "dropped": int(mask.sum()), "threshold": step.threshold, "method": step.method}
     return outcome
