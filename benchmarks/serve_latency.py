@@ -15,15 +15,21 @@ Servers, each its own process under uvicorn (same settings: one worker, access l
                   batch limits, Prometheus metrics, micro-batching (defaults).
 (c) no-batching:  ``create_app(bundle, micro_batching=False)``: the same, each request predicted
                   on its own in the thread pool.
+(d) http floor:   a bare ASGI callable under the same uvicorn that reads the body and answers a
+                  fixed prediction: no JSON parsing, no validation, no model. Its CPU per request is
+                  what uvicorn and the event loop cost; (b) minus (d) is traincraft's own work, (c)
+                  minus (b) what a forward pass per request (and its thread hop) adds.
 
 Single-record latency: sequential requests on one keep-alive connection, ``--requests`` per
 server split over ``--rounds`` rounds that alternate the servers (so a noisy neighbour hits both),
 after a warm-up. Throughput: ``--clients`` connections each sending requests back to back, a
 fixed total (``--concurrent-requests``) per measurement, ``--rounds`` times alternating (b) and
 (c); the median rate is reported. Every phase is bounded in count and in time (``--timeout``).
-The client is a few lines of asyncio over raw HTTP/1.1, so that the load generator, which shares
-the CPU with the servers, costs little. Server CPU time per request (from /proc) is printed
-beside the wall-clock numbers: on a shared machine other processes steal wall time unevenly.
+The client is a few lines of asyncio over raw HTTP/1.1 on uvloop's event loop when it is installed
+(``--client-loop``), so that the load generator, which shares the two cores with the servers,
+costs little: the same client for every server. Server CPU time per request (from /proc) and the
+client's own CPU time per request are printed beside the wall-clock numbers: on a shared machine
+other processes steal wall time unevenly.
 
 Targets: (b)'s p99 <= 1.2x (a)'s; (b) >= 3x (c) in requests per second at 32 clients.
 """
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import socket
@@ -47,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 WARMUP = 200  # requests per server before measuring (JIT-free, but caches, allocator, connection)
 DISTINCT_RECORDS = 100  # the test records cycled through
+CLIENT_LOOP = "asyncio"  # set from --client-loop
 
 
 # --- servers (run in child processes) --------------------------------------------------------------
@@ -83,6 +91,26 @@ def minimal_app(bundle: str) -> Any:
     return app
 
 
+def floor_app() -> Any:
+    """(d): uvicorn's own cost per request; reads the body, answers a constant."""
+    answer = json.dumps({"prediction": "malignant", "probabilities": {"malignant": 0.5, "benign": 0.5}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        more = scope["method"] == "POST"
+        while more:
+            more = (await receive()).get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
+
+    return app
+
+
 def run_server(kind: str, bundle: str, port: int, threads: int) -> None:
     import uvicorn
 
@@ -92,6 +120,8 @@ def run_server(kind: str, bundle: str, port: int, threads: int) -> None:
     set_threads(threads)
     if kind == "minimal":
         app = minimal_app(bundle)
+    elif kind == "http-floor":
+        app = floor_app()
     else:
         app = create_app(bundle, micro_batching=(kind == "traincraft"))
     uvicorn.run(app, host=HOST, port=port, access_log=False, log_level="warning")
@@ -145,7 +175,7 @@ class Server:
         deadline = time.monotonic() + timeout
         while True:  # bounded: until /health answers or the timeout
             try:
-                status = asyncio.run(self._health())
+                status = run(self._health())
                 if status == 200:
                     return
             except OSError:
@@ -217,6 +247,15 @@ async def concurrent(port: int, bodies: list[bytes], clients: int, total: int, t
     return total / (time.perf_counter() - start), latencies
 
 
+def run(coroutine: Any) -> Any:
+    """Run a client coroutine on the chosen event loop (uvloop's is several times cheaper per request)."""
+    if CLIENT_LOOP == "uvloop":
+        import uvloop
+
+        return uvloop.run(coroutine)
+    return asyncio.run(coroutine)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
@@ -248,8 +287,8 @@ def check_same_model(servers: dict[str, Server], bodies: list[bytes]) -> float:
         finally:
             conn.close()
 
-    a = asyncio.run(ask(servers["minimal"].port))
-    b = asyncio.run(ask(servers["traincraft"].port))
+    a = run(ask(servers["minimal"].port))
+    b = run(ask(servers["traincraft"].port))
     return max(abs(x["probabilities"][k] - y["probabilities"][k]) for x, y in zip(a, b) for k in x["probabilities"])
 
 
@@ -263,17 +302,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="torch threads in each server")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds any one phase may take")
-    parser.add_argument("--serve", choices=["minimal", "traincraft", "no-batching"], help=argparse.SUPPRESS)
+    parser.add_argument("--client-loop", choices=["uvloop", "asyncio"], default=None, help="the load generator's event loop (default: uvloop if installed)")
+    parser.add_argument("--serve", choices=["minimal", "traincraft", "no-batching", "http-floor"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         run_server(args.serve, args.bundle, args.port, args.threads)
         return
+    global CLIENT_LOOP
+    CLIENT_LOOP = args.client_loop or ("uvloop" if importlib.util.find_spec("uvloop") else "asyncio")
 
     with tempfile.TemporaryDirectory(prefix="serve-latency-") as tmp:
         bundle = args.bundle or make_bundle(args.hidden, Path(tmp))
         bodies = [json.dumps(r).encode() for r in test_records()]
-        servers = {kind: Server(kind, bundle, args.threads, args.timeout) for kind in ("minimal", "traincraft", "no-batching")}
+        servers = {kind: Server(kind, bundle, args.threads, args.timeout) for kind in ("minimal", "traincraft", "no-batching", "http-floor")}
         try:
             report(args, servers, bodies, bundle)
         finally:
@@ -283,7 +325,7 @@ def main() -> None:
 
 def report(args: argparse.Namespace, servers: dict[str, Server], bodies: list[bytes], bundle: str) -> None:
     load = os.getloadavg()
-    print(f"bundle {bundle}; {os.cpu_count()} cores; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; torch threads per server {args.threads}")
+    print(f"bundle {bundle}; {os.cpu_count()} cores; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; torch threads per server {args.threads}; client loop {CLIENT_LOOP}")
     difference = check_same_model(servers, bodies)
     print(f"same model: probabilities of minimal and traincraft differ by at most {difference:.2e}")
 
@@ -292,12 +334,12 @@ def report(args: argparse.Namespace, servers: dict[str, Server], bodies: list[by
     latencies: dict[str, list[float]] = {k: [] for k in kinds}
     cpu: dict[str, float] = {k: 0.0 for k in kinds}
     for kind in kinds:
-        asyncio.run(sequential(servers[kind].port, bodies, WARMUP, args.timeout))
+        run(sequential(servers[kind].port, bodies, WARMUP, args.timeout))
     per_round = max(1, args.requests // args.rounds)
     for r in range(args.rounds):
         for kind in kinds if r % 2 == 0 else kinds[::-1]:
             before = servers[kind].cpu()
-            latencies[kind] += asyncio.run(sequential(servers[kind].port, bodies, per_round, args.timeout))
+            latencies[kind] += run(sequential(servers[kind].port, bodies, per_round, args.timeout))
             cpu[kind] += servers[kind].cpu() - before
     print(f"\nsingle record, sequential, {per_round * args.rounds} requests per server (ms)")
     print(f"{'server':<12}{'p50':>8}{'p90':>8}{'p99':>8}{'mean':>8}{'server CPU/req':>16}")
@@ -309,28 +351,37 @@ def report(args: argparse.Namespace, servers: dict[str, Server], bodies: list[by
     ratio99 = percentile(latencies["traincraft"], 99) / percentile(latencies["minimal"], 99)
     print(f"traincraft / minimal: p50 {ratio50:.2f}x, p99 {ratio99:.2f}x (target p99 <= 1.2x): {'PASS' if ratio99 <= 1.2 else 'FAIL'}")
 
-    # throughput under concurrent clients, micro-batching against none
-    kinds = ("traincraft", "no-batching")
+    # throughput under concurrent clients, micro-batching against none (and uvicorn's floor)
+    kinds = ("traincraft", "no-batching", "http-floor")
     rates: dict[str, list[float]] = {k: [] for k in kinds}
     loaded: dict[str, list[float]] = {k: [] for k in kinds}
     cpu = {k: 0.0 for k in kinds}
+    client_cpu = {k: 0.0 for k in kinds}
     for kind in kinds:
-        asyncio.run(concurrent(servers[kind].port, bodies, args.clients, WARMUP, args.timeout))
+        run(concurrent(servers[kind].port, bodies, args.clients, WARMUP, args.timeout))
     for r in range(args.rounds):
-        for kind in kinds if r % 2 == 0 else kinds[::-1]:
-            before = servers[kind].cpu()
-            rate, values = asyncio.run(concurrent(servers[kind].port, bodies, args.clients, args.concurrent_requests, args.timeout))
+        for kind in kinds[r % len(kinds) :] + kinds[: r % len(kinds)]:  # rotate the order
+            before, client_before = servers[kind].cpu(), time.process_time()
+            rate, values = run(concurrent(servers[kind].port, bodies, args.clients, args.concurrent_requests, args.timeout))
             cpu[kind] += servers[kind].cpu() - before
+            client_cpu[kind] += time.process_time() - client_before
             rates[kind].append(rate)
             loaded[kind] += values
     print(f"\n{args.clients} concurrent clients, {args.concurrent_requests} requests x {args.rounds} rounds per server")
-    print(f"{'server':<14}{'req/s (median)':>16}{'rounds':>26}{'p50 ms':>9}{'p99 ms':>9}{'server CPU/req ms':>19}")
+    print(f"{'server':<14}{'req/s (median)':>16}{'rounds':>26}{'p50 ms':>9}{'p99 ms':>9}{'server CPU/req ms':>19}{'client CPU/req ms':>19}")
     for kind in kinds:
         shown = ", ".join(f"{r:.0f}" for r in rates[kind])
         n = args.concurrent_requests * args.rounds
-        print(f"{kind:<14}{statistics.median(rates[kind]):>16.0f}{shown:>26}{percentile(loaded[kind], 50) * 1e3:>9.2f}{percentile(loaded[kind], 99) * 1e3:>9.2f}{cpu[kind] / n * 1e3:>19.3f}")
+        print(f"{kind:<14}{statistics.median(rates[kind]):>16.0f}{shown:>26}{percentile(loaded[kind], 50) * 1e3:>9.2f}{percentile(loaded[kind], 99) * 1e3:>9.2f}{cpu[kind] / n * 1e3:>19.3f}{client_cpu[kind] / n * 1e3:>19.3f}")
     speedup = statistics.median(rates["traincraft"]) / statistics.median(rates["no-batching"])
     print(f"micro-batching / none: {speedup:.2f}x requests per second (target >= 3x): {'PASS' if speedup >= 3 else 'FAIL'}")
+    print(f"server CPU per request, none / micro-batching: {cpu['no-batching'] / cpu['traincraft']:.2f}x")
+    n = args.concurrent_requests * args.rounds
+    floor, batched, alone = (cpu[k] / n * 1e3 for k in ("http-floor", "traincraft", "no-batching"))
+    print(
+        f"server CPU per request (ms): uvicorn + event loop {floor:.3f}; traincraft's checks, JSON and batching "
+        f"{batched - floor:.3f}; a forward pass and thread hop per request (none) {alone - batched:.3f}"
+    )
     load = os.getloadavg()
     print(f"\nload average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 

@@ -96,6 +96,26 @@ def test_predictor_is_thread_safe(mixed_model, mixed_data) -> None:
     assert all(np.max(np.abs(results[i] - expected[i])) < 1e-6 for i in range(8))
 
 
+def test_response_text_is_what_json_dumps_writes(mixed_model) -> None:
+    from traincraft.serving._records import RecordCodec
+    from traincraft.serving.server import _Model
+
+    model = _Model(mixed_model, RecordCodec(mixed_model))
+    outputs = np.array([[0.25, 0.75], [1 / 3, 2 / 3], [1.0, 0.0]])
+    ids = ["a-1", None, 7]
+    expected = [
+        {"order_id": "a-1", "prediction": "yes", "probabilities": {"no": 0.25, "yes": 0.75}},
+        {"prediction": "yes", "probabilities": {"no": 1 / 3, "yes": 2 / 3}},
+        {"order_id": 7, "prediction": "no", "probabilities": {"no": 1.0, "yes": 0.0}},
+    ]
+    assert model.render(outputs, ids, single=False) == json.dumps({"predictions": expected}, ensure_ascii=False)
+    assert model.render(outputs[:1], ids[:1], single=True) == json.dumps(expected[0], ensure_ascii=False)
+    model.task = "regression"
+    assert json.loads(model.render(np.array([1.5, -2e-9]), [None, "b"], single=False)) == {
+        "predictions": [{"prediction": 1.5}, {"order_id": "b", "prediction": -2e-9}]
+    }
+
+
 def test_regression_predictions_are_values_in_label_units(tmp_path_factory) -> None:
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({"area": rng.uniform(20, 200, 200), "rooms": rng.integers(1, 6, 200)})

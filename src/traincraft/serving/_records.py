@@ -439,17 +439,23 @@ class RecordCodec:
             return None
         values = list(given)
         if self._numeric_fields:
-            numbers = [given[j] for j in self._numeric_fields]
+            numbers = values if not self._others else [given[j] for j in self._numeric_fields]
             if not set(map(type, numbers)) <= _PLAIN_NUMBERS:
                 return None
             try:
                 raw = np.array(numbers, dtype=np.float64)  # None -> nan
             except OverflowError:
                 return None
-            if np.isinf(raw).any() or int(np.isnan(raw).sum()) != numbers.count(None):
+            within = np.abs((raw - self._numeric_check_mean) / self._numeric_check_std) <= FLOAT32_MAX  # False for inf, nan
+            nulls = numbers.count(None)
+            if nulls:
+                if int(np.isnan(raw).sum()) != nulls:  # a NaN that was sent as a number
+                    return None
+                within |= np.isnan(raw)
+            if not within.all():
                 return None
-            if (np.abs((raw - self._numeric_check_mean) / self._numeric_check_std) > FLOAT32_MAX).any():
-                return None
+            if not self._others:
+                return tuple(raw.tolist())
             for j, number in zip(self._numeric_fields, raw.tolist()):
                 values[j] = number
         for j, column in self._others:

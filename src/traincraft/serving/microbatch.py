@@ -33,7 +33,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -67,6 +67,21 @@ class BatchStats:
     items: int = 0
     rows: int = 0
     seconds: float = 0.0
+
+
+class _Arrival:
+    """``with`` counts a request in :attr:`MicroBatcher._arriving` (a class, not a generator: it runs per request)."""
+
+    __slots__ = ("batcher",)
+
+    def __init__(self, batcher: MicroBatcher) -> None:
+        self.batcher = batcher
+
+    def __enter__(self) -> None:
+        self.batcher._arriving += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.batcher._arriving -= 1
 
 
 @dataclass
@@ -108,6 +123,7 @@ class MicroBatcher(Generic[T, R]):
         self._queue: collections.deque[_Pending[T]] = collections.deque()
         self._queued_rows = 0
         self._arriving = 0
+        self._arrival = _Arrival(self)
         self._last_items = 0
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
@@ -157,14 +173,9 @@ class MicroBatcher(Generic[T, R]):
         """True from :meth:`start` until :meth:`close` has finished."""
         return self._task is not None
 
-    @contextlib.contextmanager
-    def arriving(self) -> Iterator[None]:
-        """Mark a request as being read and validated: the worker may wait for it to join the batch."""
-        self._arriving += 1
-        try:
-            yield
-        finally:
-            self._arriving -= 1
+    def arriving(self) -> _Arrival:
+        """Mark a request as being read and validated (``with batcher.arriving(): ...``): the worker may wait for it to join the batch."""
+        return self._arrival
 
     # --- submitting ------------------------------------------------------------------------------
     async def submit(self, item: T, rows: int = 1) -> R:

@@ -15,6 +15,7 @@ fastapi is an optional dependency (``pip install 'traincraft[serve]'``), importe
 :func:`create_app`.
 """
 
+import bisect
 import contextlib
 import json
 import logging
@@ -67,12 +68,7 @@ class _Histogram:
         self.n = 0
 
     def observe(self, value: float) -> None:
-        for i, bound in enumerate(self.buckets):
-            if value <= bound:
-                self.counts[i] += 1
-                break
-        else:
-            self.counts[-1] += 1
+        self.counts[bisect.bisect_left(self.buckets, value)] += 1  # the first bucket with value <= bound; past the last: +Inf
         self.total += value
         self.n += 1
 
@@ -219,8 +215,8 @@ def _parse_json(body: bytes) -> Any:
         raise _HTTPProblem(400, f"Malformed JSON: {exc}.") from None
 
 
-async def _read_body(declared: str | None, chunks: AsyncIterator[bytes], limit: int) -> bytes:
-    """The body, refused with a 413 as soon as it is known to pass ``limit`` (declared or streamed)."""
+async def _read_body(declared: str | None, chunks: bytes | AsyncIterator[bytes], limit: int) -> bytes:
+    """The body (given whole, or as chunks), refused with a 413 as soon as it is known to pass ``limit``."""
     too_large = f"The request body is larger than the server's limit of {limit:,} bytes; send fewer records per request."
     if declared is not None:
         try:
@@ -228,6 +224,10 @@ async def _read_body(declared: str | None, chunks: AsyncIterator[bytes], limit: 
                 raise _HTTPProblem(413, too_large)
         except ValueError:
             raise _HTTPProblem(400, f"Invalid Content-Length header {declared!r}.") from None
+    if isinstance(chunks, bytes):
+        if len(chunks) > limit:
+            raise _HTTPProblem(413, too_large)
+        return chunks
     chunks_read = []
     size = 0
     async for chunk in chunks:
@@ -242,15 +242,16 @@ class _ClientGone(Exception):
     """The client disconnected before its request body arrived."""
 
 
-async def _asgi_chunks(receive: Any) -> AsyncIterator[bytes]:
-    """The request body's chunks straight from the ASGI ``receive`` channel."""
+async def _asgi_chunks(first: dict, receive: Any) -> AsyncIterator[bytes]:
+    """The request body's chunks straight from the ASGI ``receive`` channel, ``first`` already received."""
+    message = first
     while True:
-        message = await receive()
         if message["type"] == "http.disconnect":
             raise _ClientGone()
         yield message.get("body", b"")
         if not message.get("more_body", False):
             return
+        message = await receive()
 
 
 def _content_length(scope: dict) -> str | None:
@@ -270,6 +271,9 @@ class _Model:
         self.classes = predictor.classes
         self.class_keys = [str(c) for c in self.classes] if self.classes is not None else []
         self.onnx = isinstance(predictor, OnnxPredictor)
+        self._label_json = [_ENCODER.encode(c) for c in (self.classes or [])]  # response pieces, encoded once
+        self._key_json = [_ENCODER.encode(k) for k in self.class_keys]
+        self._id_json = _ENCODER.encode(codec.id_column) if codec.id_column else None
 
     def outputs(self, x: dict[str, torch.Tensor]) -> np.ndarray:
         """Probabilities (N, C) or regression values (N,), as Predictor.predict_raw gives them."""
@@ -291,21 +295,24 @@ class _Model:
             start += len(item)
         return results
 
-    def describe(self, outputs: np.ndarray, ids: list[Any]) -> list[dict[str, Any]]:
-        records = []
-        id_column = self.codec.id_column
-        for i, row in enumerate(outputs):
-            record: dict[str, Any] = {}
-            if id_column and ids[i] is not None:
-                record[id_column] = ids[i]
-            if self.task == "regression":
-                value = float(row)
-                record["prediction"] = value if math.isfinite(value) else None
-            else:
-                record["prediction"] = self.classes[int(np.argmax(row))]
-                record["probabilities"] = {key: float(p) for key, p in zip(self.class_keys, row)}
-            records.append(record)
-        return records
+    def render(self, outputs: np.ndarray, ids: list[Any], single: bool) -> str:
+        """The response JSON for finite ``outputs``: one record, or ``{"predictions": [...]}``.
+
+        Written straight from templates (labels and keys JSON-encoded once, floats by ``repr`` as
+        ``json`` writes them): the text ``json.dumps`` gives for the same records, without a dict
+        per record.
+        """
+        if self.task == "regression":
+            bodies = [f"{{\"prediction\": {float(v)!r}}}" for v in outputs.reshape(len(outputs)).tolist()]
+        else:
+            best = outputs.argmax(axis=1).tolist()
+            bodies = [
+                f"{{\"prediction\": {self._label_json[b]}, \"probabilities\": {{{', '.join(f'{k}: {p!r}' for k, p in zip(self._key_json, row))}}}}}"
+                for b, row in zip(best, outputs.tolist())
+            ]
+        if self._id_json is not None:
+            bodies = [body if i is None else f"{{{self._id_json}: {_ENCODER.encode(i)}, {body[1:]}" for body, i in zip(bodies, ids)]
+        return bodies[0] if single else f"{{\"predictions\": [{', '.join(bodies)}]}}"
 
 
 def _non_finite(outputs: np.ndarray, single: bool) -> _HTTPProblem:
@@ -455,14 +462,14 @@ def create_app(
             body["detail"] = detail
         return _ENCODER.encode(body).encode("utf-8")
 
-    async def answer(declared: str | None, chunks: AsyncIterator[bytes]) -> tuple[int, bytes, dict[str, str]]:
+    async def answer(declared: str | None, chunks: bytes | AsyncIterator[bytes]) -> tuple[int, bytes, dict[str, str]]:
         """POST /predict from its Content-Length and body chunks to ``(status, JSON body, extra headers)``."""
         try:
             return 200, await predict(declared, chunks), {}
         except _HTTPProblem as exc:
             return exc.status, problem_body(exc.status, exc.message, exc.detail), exc.headers
 
-    async def predict(declared: str | None, chunks: AsyncIterator[bytes]) -> bytes:
+    async def predict(declared: str | None, chunks: bytes | AsyncIterator[bytes]) -> bytes:
         if state["closing"]:
             raise _HTTPProblem(503, "The server is shutting down.", headers={"Retry-After": "1"})
         with batcher.arriving():
@@ -491,10 +498,8 @@ def create_app(
             raise _HTTPProblem(422, str(exc)) from None
         if not np.isfinite(outputs).all():
             raise _non_finite(outputs, single)
-        records = model.describe(outputs, ids)
-        metrics.count_records(len(records))
-        payload = records[0] if single else {"predictions": records}
-        return _ENCODER.encode(payload).encode("utf-8")
+        metrics.count_records(len(outputs))
+        return model.render(outputs, ids, single).encode("utf-8")
 
     async def predict_route(request: Request) -> Response:
         """POST /predict through Starlette (used when the fast path below does not apply, e.g. under a root path)."""
@@ -518,7 +523,12 @@ def create_app(
         metrics.in_flight += 1
         try:
             try:
-                status, body, headers = await answer(_content_length(scope), _asgi_chunks(receive))
+                first = await receive()
+                if first["type"] == "http.request" and not first.get("more_body", False):
+                    source: bytes | AsyncIterator[bytes] = first.get("body", b"")  # the whole body in one message
+                else:
+                    source = _asgi_chunks(first, receive)
+                status, body, headers = await answer(_content_length(scope), source)
             except _ClientGone:
                 status = 499  # client closed the request (nginx's code); there is no one to answer
                 return
