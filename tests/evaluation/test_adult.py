@@ -23,6 +23,7 @@ def test_vendored_files_are_the_uci_originals() -> None:
 
 @pytest.mark.slow
 def test_adult_fairness_matches_fairlearn_and_mitigation_halves_the_gap(tmp_path) -> None:
+    """Also trains the reweighted second model (evaluate.fairness.reweighting) and checks its trade-off."""
     from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
 
     import traincraft as tc
@@ -30,7 +31,7 @@ def test_adult_fairness_matches_fairlearn_and_mitigation_halves_the_gap(tmp_path
     run = tc.train(
         adult_frame(), name="adult", runs_dir=tmp_path,
         recipe={"data": {"label": "income", "sensitive": ["sex", "race"]}, "model": {"hidden": [32]},
-                "train": {"epochs": 3, "batch_size": 512}},
+                "train": {"epochs": 3, "batch_size": 512}, "evaluate": {"fairness": {"reweighting": True}}},
     )
     ev = json.loads((run.run_dir / "evaluation.json").read_text())
     preds = pd.read_parquet(run.run_dir / "data" / "test_predictions.parquet")
@@ -57,3 +58,9 @@ def test_adult_fairness_matches_fairlearn_and_mitigation_halves_the_gap(tmp_path
     for group in ("Female", "Male"):
         assert f"{sex[group]['tpr']:.3f}" in html and f"{sex[group]['fpr']:.3f}" in html
     assert np.isfinite(ev["test"]["threshold"]["threshold"])
+    reweighted = fairness["reweighting"]
+    assert reweighted["attribute"] == "sex" and reweighted["test_before"]["accuracy"] == pytest.approx(ev["test"]["metrics"]["accuracy"])
+    female_high = next(c for c in reweighted["weights"] if c["group"] == "Female" and c["label"] == ">50K")
+    assert female_high["weight"] > 1.5  # the rarest cell counts most
+    assert reweighted["test_after"]["dp_difference"] < reweighted["test_before"]["dp_difference"]
+    assert "Mitigation: reweighting in training for sex" in html and f"{100 * reweighted['accuracy_cost']:.2f} points of accuracy" in html
