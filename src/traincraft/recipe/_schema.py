@@ -164,9 +164,9 @@ class ModelConfig(_Strict):
     """Which of the pretrained encoder's hidden states are pooled: last (the top layer), or all (the
     embedding layer and every block, each pooled and scaled to unit length, side by side: (L + 1) x
     hidden wide). auto is all for tune: head and last otherwise: a frozen sentence encoder's top layer
-    drops the lexical cues (digits, currency signs, spellings) the lower ones keep; on SMS spam with
-    200 labels a head on all seven MiniLM layers reached spam F1 0.94 against 0.85 on the top one
-    (rows outside the labelled and test ones)."""
+    drops the lexical cues (digits, currency signs, spellings) the lower ones keep: on SMS spam with
+    200 labels, a linear head on all seven MiniLM layers reached spam F1 0.93 against 0.81 on the top
+    one (messages outside the 200 and the test split)."""
     max_length: int = Field(default=128, ge=8, le=8192)
     """Longest text in tokens for the pretrained encoder; longer texts are cut (all-MiniLM-L6-v2 was trained on 128)."""
     layer_decay: float | None = Field(default=None, gt=0.0, le=1.0)
