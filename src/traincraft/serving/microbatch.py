@@ -274,8 +274,12 @@ class MicroBatcher(Generic[T, R]):
                     if left <= 0:
                         break
                     self._wakeup.clear()
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), timeout=left)
+                    # a timer that sets the event, not asyncio.wait_for (a task and a timer per arrival)
+                    timer = loop.call_later(left, self._wakeup.set)
+                    try:
+                        await self._wakeup.wait()
+                    finally:
+                        timer.cancel()
                     rows = self._take(batch, rows)
                     if self._arriving == 0 and not self._queue and self._last_items <= len(batch):
                         break  # everyone expected has joined
