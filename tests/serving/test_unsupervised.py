@@ -145,3 +145,20 @@ def test_supervised_only_commands_refuse_other_kinds_and_predict_scores_files(cl
     assert pd.read_csv(tmp_path / "clusters.csv")["cluster"].tolist() == cluster_run.labels.tolist()
     with pytest.raises(BundleError, match="policy .* traincraft play"):
         predict_file(policy_run.bundle_dir, source, tmp_path / "actions.csv")
+
+
+def test_info_describes_every_kind(cluster_run, anomaly_run, policy_run, capsys):
+    from traincraft.api.info import bundle_info
+    from traincraft.cli import main
+
+    clusters = bundle_info(cluster_run.bundle_dir)
+    assert clusters["task"] == "cluster" and clusters["parameters"] == 2 * tc.load(cluster_run.bundle_dir).model.dim  # k centres
+    assert [c["name"] for c in clusters["inputs"]] == ["a", "b", "colour"] and clusters["metrics"]["k"] == 2
+    anomaly = bundle_info(anomaly_run.bundle_dir)
+    assert anomaly["task"] == "anomaly" and anomaly["metrics"]["threshold"] == pytest.approx(anomaly_run.threshold)
+    policy = bundle_info(policy_run.bundle_dir)
+    assert policy["task"] == "rl" and policy["data"]["env"]["id"] == "CartPole-v1" and "4 numbers" in policy["inputs"][0]["type"]
+    for run in (cluster_run, anomaly_run, policy_run):
+        main(["info", str(run.bundle_dir)])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "cluster" in text and "anomaly" in text and "environment CartPole-v1" in text and "of 'None'" not in text

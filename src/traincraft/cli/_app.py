@@ -214,12 +214,17 @@ def info(
     result = api.bundle_info(bundle)
 
     def render(r: dict) -> None:
-        out.print(f"[bold]{r['bundle']}[/]: {r['task']} of '{r['label']}'" + (f", classes {r['classes']}" if r["classes"] else ""))
+        of = f" of '{r['label']}'" if r["label"] is not None else ""  # cluster, anomaly and rl bundles have no label
+        out.print(f"[bold]{r['bundle']}[/]: {r['task']}{of}" + (f", classes {r['classes']}" if r["classes"] else ""))
         out.print(f"  {len(r['inputs'])} inputs: " + ", ".join(f"{c['name']} ({c['type']})" for c in r["inputs"][:12]) + (" ..." if len(r["inputs"]) > 12 else ""))
         out.print(f"  {r['parameters']:,} parameters, {r['size_bytes'] / 1e6:.2f} MB, created {r['created']}, traincraft {r['versions'].get('traincraft')}")
-        out.print(f"  data fingerprint {r['data'].get('fingerprint')}")
+        if "env" in r["data"]:
+            out.print(f"  environment {r['data']['env']['id']}")
+        else:
+            out.print(f"  data fingerprint {r['data'].get('fingerprint')}")
         if r["metrics"]:
-            out.print(_metrics_table("test metrics", r["metrics"]))
+            title = "test metrics" if r["task"] in ("binary", "multiclass", "regression") else "metrics"
+            out.print(_metrics_table(title, {k: v for k, v in r["metrics"].items() if isinstance(v, (int, float))}))
 
     _emit(result, as_json, render)
 
