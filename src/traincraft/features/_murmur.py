@@ -57,13 +57,14 @@ def murmur3_spans(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, *, 
     # word[i] = the little-endian 4 bytes from data[i] (zeros past the end): one gather per block
     word = padded[:-3] | (padded[1:-2] << np.uint32(8)) | (padded[2:-1] << np.uint32(16)) | (padded[3:] << np.uint32(24))
     nblocks = lengths >> 2
-    for k in range(int(nblocks.max())):
-        if k == 0 and nblocks.min() > 0:
-            active = slice(None)
-        else:
-            active = np.flatnonzero(nblocks > k)
-        hk = h[active] ^ _mix_block(word[starts[active] + 4 * k])
-        h[active] = _rotl(hk, 13) * _M5 + _N1
+    # longest first, so that the spans still hashing block k are a prefix: slices, not index arrays
+    order = np.argsort(-nblocks.astype(np.int16), kind="stable")  # a radix sort: nblocks <= LONG_SPAN / 4
+    starts, lengths, nblocks = starts[order], lengths[order], nblocks[order]
+    active = np.cumsum(np.bincount(nblocks)[::-1])[::-1]  # active[k] = spans of at least k blocks
+    for k in range(int(nblocks[0]) if len(nblocks) else 0):
+        m = int(active[k + 1])  # spans with at least k + 1 blocks
+        hk = h[:m] ^ _mix_block(word[starts[:m] + 4 * k])
+        h[:m] = _rotl(hk, 13) * _M5 + _N1
     rest = (lengths & 3).astype(np.intp)
     tail = np.flatnonzero(rest)
     if len(tail):
@@ -75,7 +76,9 @@ def murmur3_spans(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, *, 
     h ^= h >> np.uint32(13)
     h *= _F2
     h ^= h >> np.uint32(16)
-    return h.view(np.int32)
+    out = np.empty_like(h)
+    out[order] = h
+    return out.view(np.int32)
 
 
 def bucket_of(hashes: np.ndarray, buckets: int) -> np.ndarray:
