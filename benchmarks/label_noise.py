@@ -2,6 +2,7 @@
 with and without ``drop_label_issues``, and score on the untouched test split.
 
     python benchmarks/label_noise.py [--noise 0.2] [--seed 0] [--epochs 40] [--data digits,spam]
+                                     [--methods confident_learning,prune_by_noise_rate]
 
 For two real data sets (handwritten digits: 1,797 rows, 10 classes; SMS spam: 4,862 raw texts)
 traincraft's own split (``split.method: random``, 70/15/15, so the split does not depend on the
@@ -9,8 +10,9 @@ labels and is the same row for row in every run) is drawn once; ``--noise`` of t
 split's labels are flipped to another class at random. Validation and test labels are never
 flipped, and the test split is never cleaned. Three ``tc.train`` runs with the default model and
 training settings follow: the clean labels, the noisy labels, and the noisy labels with
-``prepare: [{step: drop_label_issues}]`` (threshold 0.5), which scores the training split only.
-The test accuracy shows how much of the lost accuracy cleaning wins back.
+``prepare: [{step: drop_label_issues, method: M}]`` (threshold 0.5) for each ``--methods`` M,
+which scores the training split only. The test accuracy shows how much of the lost accuracy
+cleaning wins back.
 
 Label-issue precision and recall on the flipped rows are printed for the rows the step dropped,
 for everything traincraft's confident learning flags, and for cleanlab's ``find_label_issues``
@@ -75,7 +77,7 @@ def _train(frame: pd.DataFrame, doc: dict, name: str, runs: Path) -> tuple[float
     return float(run.metrics["test"]["accuracy"]), run, time.perf_counter() - started
 
 
-def run(name: str, df: pd.DataFrame, label: str, noise: float, seed: int, epochs: int | None, runs: Path) -> dict:
+def run(name: str, df: pd.DataFrame, label: str, noise: float, seed: int, epochs: int | None, runs: Path, methods: list[str]) -> dict:
     from cleanlab.filter import find_label_issues as cleanlab_find
 
     doc: dict = {"seed": seed, "data": {"label": label}, "split": {"method": "random"}, "evaluate": {"bootstrap": 0}}
@@ -93,41 +95,43 @@ def run(name: str, df: pd.DataFrame, label: str, noise: float, seed: int, epochs
 
     acc_clean, run_clean, s_clean = _train(df, doc, f"{name}-clean", runs)
     acc_noisy, run_noisy, s_noisy = _train(noisy, doc, f"{name}-noisy", runs)
-    cleaned_doc = {**doc, "prepare": [{"step": "drop_label_issues", "threshold": THRESHOLD, "folds": FOLDS}]}
-    acc_cleaned, run_cleaned, s_cleaned = _train(noisy, cleaned_doc, f"{name}-cleaned", runs)
-
-    tests = [json.loads((Path(r.run_dir) / "data" / "splits.json").read_text())["test"] for r in (run_clean, run_noisy, run_cleaned)]
-    assert all(t == drawn.test.tolist() for t in tests), "the three runs must share one untouched test split"
-    quarantine = pd.read_parquet(Path(run_cleaned.run_dir) / "data" / "quarantine.parquet")
-    dropped = sorted(int(i) for i in quarantine.loc[quarantine["_action"] == "dropped", "_row_id"])
-    assert set(dropped) <= set(drawn.train.tolist()), "drop_label_issues dropped a validation or test row"
-
-    # the step's out-of-fold probabilities, recomputed with its own function, seed and folds
-    started = time.perf_counter()
-    schema = infer_schema(noisy, label=label, task=cfg.task, data=cfg.data)
-    review = find_label_issues(AuditContext.build(noisy.loc[drawn.train], label=label, schema=schema), seed=seed, folds=FOLDS)
-    seconds = time.perf_counter() - started
-    same_probs = sorted(int(r) for r, q in zip(review.row_ids, review.self_confidence) if q < THRESHOLD) == dropped
-    ids = review.scored_ids
-    found = {
-        f"traincraft drop_label_issues (dropped, p(given) < {THRESHOLD})": dropped,
-        "traincraft confident learning (all flagged)": [int(i) for i in review.row_ids],
-        "cleanlab find_label_issues confident_learning": ids[cleanlab_find(review.labels, review.probs, filter_by="confident_learning")].tolist(),
-        "cleanlab find_label_issues default (prune_by_noise_rate)": ids[cleanlab_find(review.labels, review.probs)].tolist(),
-    }
-    lost = acc_clean - acc_noisy
-    won = (acc_cleaned - acc_noisy) / lost if lost > 0.005 else float("nan")
     print(f"\n{name}: {len(drawn.train):,} train rows ({len(flipped):,} labels flipped, {noise:.0%}), "
           f"{len(drawn.validation):,} validation, {len(drawn.test):,} test rows (never flipped, never cleaned)")
     print(f"  tc.train test accuracy: clean labels {acc_clean:.4f} ({s_clean:.0f} s, {run_clean.fit.epochs_run} epochs) | "
-          f"noisy {acc_noisy:.4f} ({s_noisy:.0f} s, {run_noisy.fit.epochs_run} epochs) | "
-          f"noisy + drop_label_issues {acc_cleaned:.4f} ({s_cleaned:.0f} s, {run_cleaned.fit.epochs_run} epochs)")
-    print(f"  {won:.0%} of the lost accuracy won back" if lost > 0.005 else "  noise cost (almost) nothing")
-    for who, rows in found.items():
-        r, p = _pr(rows, flipped_set)
-        print(f"  {who:62s} flagged {len(rows):5,}  recall {r:.3f}  precision {p:.3f}")
-    print(f"  the recomputed probabilities reproduce the step's drops: {same_probs}  (out-of-fold probabilities in {seconds:.1f} s)")
-    return {"clean": acc_clean, "noisy": acc_noisy, "cleaned": acc_cleaned, "won_back": won, "dropped": len(dropped)}
+          f"noisy {acc_noisy:.4f} ({s_noisy:.0f} s, {run_noisy.fit.epochs_run} epochs)")
+    lost = acc_clean - acc_noisy
+    schema = infer_schema(noisy, label=label, task=cfg.task, data=cfg.data)
+    out = {"clean": acc_clean, "noisy": acc_noisy}
+    for method in methods:
+        cleaned_doc = {**doc, "prepare": [{"step": "drop_label_issues", "threshold": THRESHOLD, "folds": FOLDS, "method": method}]}
+        acc_cleaned, run_cleaned, s_cleaned = _train(noisy, cleaned_doc, f"{name}-cleaned-{method}", runs)
+        tests = [json.loads((Path(r.run_dir) / "data" / "splits.json").read_text())["test"] for r in (run_clean, run_noisy, run_cleaned)]
+        assert all(t == drawn.test.tolist() for t in tests), "the runs must share one untouched test split"
+        quarantine = pd.read_parquet(Path(run_cleaned.run_dir) / "data" / "quarantine.parquet")
+        dropped = sorted(int(i) for i in quarantine.loc[quarantine["_action"] == "dropped", "_row_id"])
+        assert set(dropped) <= set(drawn.train.tolist()), "drop_label_issues dropped a validation or test row"
+        won = (acc_cleaned - acc_noisy) / lost if lost > 0.005 else float("nan")
+        print(f"  noisy + drop_label_issues (method {method}) {acc_cleaned:.4f} ({s_cleaned:.0f} s, {run_cleaned.fit.epochs_run} epochs): "
+              + (f"{won:.0%} of the lost accuracy won back" if lost > 0.005 else "noise cost (almost) nothing"))
+
+        # the step's out-of-fold probabilities, recomputed with its own function, seed and folds
+        started = time.perf_counter()
+        review = find_label_issues(AuditContext.build(noisy.loc[drawn.train], label=label, schema=schema), seed=seed, folds=FOLDS, method=method)
+        seconds = time.perf_counter() - started
+        same_probs = sorted(int(r) for r, q in zip(review.row_ids, review.self_confidence) if q < THRESHOLD) == dropped
+        ids = review.scored_ids
+        cleanlab_filter = method if method == "confident_learning" else "prune_by_noise_rate"
+        found = {
+            f"    traincraft drop_label_issues (dropped, p(given) < {THRESHOLD})": dropped,
+            f"    traincraft {method} (all flagged)": [int(i) for i in review.row_ids],
+            f"    cleanlab find_label_issues {cleanlab_filter}": ids[cleanlab_find(review.labels, review.probs, filter_by=cleanlab_filter)].tolist(),
+        }
+        for who, rows in found.items():
+            r, p = _pr(rows, flipped_set)
+            print(f"  {who:66s} flagged {len(rows):5,}  recall {r:.3f}  precision {p:.3f}")
+        print(f"      the recomputed probabilities reproduce the step's drops: {same_probs}  (out-of-fold probabilities in {seconds:.1f} s)")
+        out[method] = {"cleaned": acc_cleaned, "won_back": won, "dropped": len(dropped)}
+    return out
 
 
 def main() -> None:
@@ -136,12 +140,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=None, help="train.epochs (default: the recipe default, with early stopping)")
     ap.add_argument("--data", default="digits,spam", help="comma-separated: digits, spam")
+    ap.add_argument("--methods", default="confident_learning,prune_by_noise_rate", help="drop_label_issues methods, comma-separated")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.data.split(","):
             df, label = DATA[name]()
-            run(name, df, label, args.noise, args.seed, args.epochs, Path(tmp))
+            run(name, df, label, args.noise, args.seed, args.epochs, Path(tmp), args.methods.split(","))
 
 
 if __name__ == "__main__":
