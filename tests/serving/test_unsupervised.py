@@ -63,6 +63,8 @@ def test_a_cluster_bundle_predicts_clusters_and_distances(cluster_run):
     assert one["cluster"].iloc[0] == out["cluster"].iloc[-1]
     with pytest.raises(SchemaError, match="lacks 1 column the model needs: colour"):
         model.predict(frame.drop(columns="colour"))
+    with pytest.raises(SchemaError, match="a pandas DataFrame, a dict"):
+        model.predict("a=1")
     assert tc.load(cluster_run.run_dir).k == 2  # the run directory works too
 
 
@@ -91,6 +93,10 @@ def test_a_policy_bundle_gives_actions(policy_run):
     assert np.array_equal(actions, policy.policy.act(obs))
     with pytest.raises(SchemaError, match="4 numbers each"):
         policy.predict(np.zeros((2, 3)))
+    with pytest.raises(SchemaError, match="NaN or inf"):
+        policy.predict(np.full(4, np.nan))
+    with pytest.raises(SchemaError, match="must be numbers"):
+        policy.predict(["left", "right", "up", "down"])
     with pytest.raises(RecipeError, match="runtime='torch'"):
         tc.load(policy_run.bundle_dir, runtime="onnx")
 
