@@ -190,7 +190,7 @@ class TableEncoder:
         the rows are taken in order of their text length (stable), each text column is hashed once
         for the whole table, and each batch is padded only to its own longest text: a batch
         of short messages does not carry the padding of the longest text in the table (on SMS
-        spam, a fifth of the ids the table-wide padding gives). The caller puts each batch's
+        spam, 39% of the ids the table-wide padding gives). The caller puts each batch's
         results back at its row positions.
         """
         self._check_columns(df, self.columns)
