@@ -127,19 +127,15 @@ def _distinct_words(laid: _Laid, starts: np.ndarray, ends: np.ndarray) -> tuple[
     eight = source[first_byte[:, None] + np.arange(8)].view("<u8")[:, 0]  # (W,) the 8 bytes from each word's start
     keep = (np.uint64(1) << (np.minimum(length, 7).astype(np.uint64) * np.uint64(8))) - np.uint64(1)
     packed = (eight & keep) | (length.astype(np.uint64) << np.uint64(56))  # exact for words of <= 7 bytes
+    short_ones, long_ones = np.flatnonzero(short), np.flatnonzero(~short)
+    long_words = [laid.joined[a:b] for a, b in zip(starts[long_ones].tolist(), ends[long_ones].tolist())]
     code = np.empty(len(starts), dtype=np.int64)
     firsts = []
-    offset = 0
-    for subset, keys in ((np.flatnonzero(short), None), (np.flatnonzero(~short), "strings")):
-        if keys is None:
-            values = packed[subset]
-        else:
-            values = np.asarray([laid.joined[a:b] for a, b in zip(starts[subset].tolist(), ends[subset].tolist())], dtype=object)
-        local, _ = pd.factorize(values)  # numbered in order of first appearance
+    for subset, keys in ((short_ones, packed[short_ones]), (long_ones, np.asarray(long_words, dtype=object))):
+        local, _ = pd.factorize(keys)  # numbered in order of first appearance
         seen = np.maximum.accumulate(np.concatenate([[-1], local[:-1]]))
+        code[subset] = local + sum(len(f) for f in firsts)
         firsts.append(subset[np.flatnonzero(local > seen)])
-        code[subset] = local + offset
-        offset += len(firsts[-1])
     return code, np.concatenate(firsts)
 
 
@@ -167,8 +163,8 @@ class TextEncoder:
         starts, ends = _runs(_char_class(laid.codepoints, _ASCII_WORD, _WORD_CHAR.fullmatch, ascii=laid.ascii))  # (T,)
         text_of = np.searchsorted(laid.text_start, starts, side="right") - 1  # (T,)
         first_byte = laid.byte_of[starts]
-        stream, at = _stream(laid.utf8, first_byte, laid.byte_of[ends] - first_byte, lead=0)
         length = laid.byte_of[ends] - first_byte
+        stream, at = _stream(laid.utf8, first_byte, length, lead=0)
         rows, columns = [], []
         low, high = self.word_ngrams
         for n in range(low, high + 1):
