@@ -116,6 +116,33 @@ def test_response_text_is_what_json_dumps_writes(mixed_model) -> None:
     }
 
 
+def test_the_asgi_fast_path_reads_chunked_bodies_and_counts_a_client_that_left(mixed_model, mixed_data) -> None:
+    app = create_app(mixed_model, micro_batching=False)
+    body = json.dumps(records_of(mixed_data.drop(columns=["label"]).head(2))).encode()
+    scope = {"type": "http", "method": "POST", "path": "/predict", "root_path": "", "headers": [(b"content-type", b"application/json")]}
+
+    async def call(messages: list[dict]) -> list[dict]:
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            return messages.pop(0)
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await app(dict(scope), receive, send)
+        return sent
+
+    half = len(body) // 2
+    chunks = [{"type": "http.request", "body": body[:half], "more_body": True}, {"type": "http.request", "body": body[half:]}]
+    sent = asyncio.run(call(chunks))
+    assert sent[0]["status"] == 200 and (b"content-length", str(len(sent[1]["body"])).encode()) in sent[0]["headers"]
+    assert len(json.loads(sent[1]["body"])["predictions"]) == 2
+    gone = [{"type": "http.request", "body": body[:half], "more_body": True}, {"type": "http.disconnect"}]
+    assert asyncio.run(call(gone)) == []  # nobody to answer
+    assert 'traincraft_http_requests_total{method="POST",path="/predict",status="499"} 1' in app.state.metrics.render({}, 0)
+
+
 def test_regression_predictions_are_values_in_label_units(tmp_path_factory) -> None:
     rng = np.random.default_rng(1)
     frame = pd.DataFrame({"area": rng.uniform(20, 200, 200), "rooms": rng.integers(1, 6, 200)})

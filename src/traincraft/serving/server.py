@@ -514,9 +514,9 @@ def create_app(
     async def predict_asgi(scope: dict, receive: Any, send: Any) -> None:
         """POST /predict as plain ASGI, before FastAPI's telemetry check, middleware and routing.
 
-        The same :func:`answer` as the route; only Starlette's request and response objects and the
-        layers around them are skipped (about a third of a small model's time per request). The
-        request is timed and counted in the metrics as every other one is.
+        The same :func:`answer` as the route; only FastAPI's per-request telemetry check, the
+        middlewares, routing and Starlette's request and response objects are skipped. The request
+        is timed and counted in the metrics as every other one is.
         """
         start = time.perf_counter()
         status = 500
