@@ -219,7 +219,8 @@ def test_train_warns_when_the_test_split_shares_rows_with_training(leaky_files, 
     code, stdout, err = run_cli(["train", recipe, "--runs-dir", tmp_path / "runs", "--json"], capsys)
     assert code == 0, err
     text = " ".join(err.split())
-    assert "split leakage" in text and "exact duplicate" in text and "near duplicate" in text, err
+    assert "split leakage" in text and "repeat a row of an earlier split exactly" in text, err
+    assert "are near duplicates of a row" in text, err
     assert Path(json.loads(stdout)["bundle"]).is_dir()
 
 
