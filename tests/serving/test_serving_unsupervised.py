@@ -153,6 +153,20 @@ def test_supervised_only_commands_refuse_other_kinds_and_predict_scores_files(cl
         predict_file(policy_run.bundle_dir, source, tmp_path / "actions.csv")
 
 
+def test_the_http_server_refuses_other_kinds_at_startup(cluster_run, anomaly_run, policy_run):
+    """create_app refuses a cluster, anomaly or policy bundle (path or loaded) before serving, naming its kind."""
+    pytest.importorskip("fastapi")
+    from traincraft.serving.server import create_app
+
+    for run, kind, hint in ((cluster_run, "cluster", "traincraft predict"), (anomaly_run, "anomaly", "traincraft predict"),
+                            (policy_run, "rl", "traincraft play")):
+        for given in (run.bundle_dir, tc.load(run.bundle_dir)):
+            with pytest.raises(BundleError, match=f"Serving over HTTP needs the bundle of a supervised model; .* task: {kind} bundle. Instead, .*{hint}"):
+                create_app(given)
+    with pytest.raises(RecipeError, match="Serving over HTTP takes a bundle path or a model from traincraft.load; got int"):
+        create_app(3)
+
+
 def test_info_describes_every_kind(cluster_run, anomaly_run, policy_run, capsys):
     from traincraft.api.info import bundle_info
     from traincraft.cli import main

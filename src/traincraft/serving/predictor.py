@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
@@ -183,9 +184,18 @@ def load(bundle: str | Path, *, runtime: str = "torch") -> LoadedModel:
     return Predictor(read_bundle(bundle))
 
 
-def load_predictor(bundle: str | Path, *, runtime: str = "torch", purpose: str = "This") -> Predictor:
-    """:func:`load` for the commands that need a supervised model (serve, evaluate): any other kind is a clear error."""
-    model = load(bundle, runtime=runtime)
+def load_predictor(bundle: str | Path | LoadedModel, *, runtime: str = "torch", purpose: str = "This") -> Predictor:
+    """:func:`load` for the commands that need a supervised model (serve, evaluate): any other kind is a clear error.
+
+    ``bundle`` is a path, or a model :func:`load` returned already (checked the same way, so that
+    a cluster, anomaly or policy model is refused up front rather than at its first prediction).
+    """
+    if isinstance(bundle, (str, os.PathLike)):
+        model = load(bundle, runtime=runtime)
+    elif isinstance(bundle, (Predictor, ClusterPredictor, AnomalyPredictor, PolicyBundle)):
+        model = bundle
+    else:
+        raise RecipeError(f"{purpose} takes a bundle path or a model from traincraft.load; got {type(bundle).__name__}.")
     if not isinstance(model, Predictor):
         hint = (
             "load it in Python (traincraft.load(bundle).predict(observations)) or run it with traincraft play"

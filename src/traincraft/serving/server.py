@@ -34,7 +34,7 @@ from traincraft.errors import DataError, MissingDependencyError, RecipeError
 from traincraft.serving._records import RecordCodec, RecordsInvalid
 from traincraft.serving.microbatch import BatcherClosed, MicroBatcher, QueueFull
 from traincraft.serving.onnx_export import OnnxPredictor
-from traincraft.serving.predictor import Predictor, load
+from traincraft.serving.predictor import Predictor, load_predictor
 
 __all__ = [
     "create_app",
@@ -370,7 +370,7 @@ def create_app(
             raise RecipeError("runtime applies when create_app loads a bundle path; this Predictor is loaded already.")
         predictor = bundle_or_predictor
     else:
-        predictor = load(bundle_or_predictor, runtime=runtime)
+        predictor = load_predictor(bundle_or_predictor, runtime=runtime, purpose="Serving over HTTP")  # other kinds refused here
     codec = RecordCodec(predictor, extra_fields=extra_fields)
     model = _Model(predictor, codec)
     metrics = Metrics()
