@@ -3,11 +3,48 @@
 from __future__ import annotations
 
 import importlib.util
+import signal
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+_WATCHED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_BASELINE_HANDLERS = {sig: signal.getsignal(sig) for sig in _WATCHED_SIGNALS}  # as pytest started
+
+
+def _restore_changed_handlers() -> list[str]:
+    """Put back every watched handler that differs from the baseline; describe what was changed."""
+    changed = []
+    for sig, expected in _BASELINE_HANDLERS.items():
+        found = signal.getsignal(sig)
+        if found is not expected:
+            signal.signal(sig, expected)
+            changed.append(f"{signal.Signals(sig).name} handler {found!r} (was {expected!r})")
+    return changed
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers_unchanged(request):
+    """Fail the test that leaves the SIGINT or SIGTERM handler changed, after restoring it.
+
+    The Ctrl-C tests (training and RL resume) need the default handler: a handler left behind by
+    an earlier test makes them fail far from the cause. This names the test (or the fixtures it
+    set up) that changed it.
+    """
+    stale = _restore_changed_handlers()
+    if stale:
+        pytest.fail(
+            f"Before {request.node.nodeid} ran (in a fixture it uses, or an earlier fixture's teardown) something "
+            f"changed the {'; '.join(stale)}; restored it.",
+            pytrace=False,
+        )
+    yield
+    changed = _restore_changed_handlers()
+    if changed:
+        pytest.fail(f"{request.node.nodeid} changed the {'; '.join(changed)} and left it so; restored it.", pytrace=False)
+
 
 
 def spam_path() -> Path:
