@@ -54,6 +54,15 @@ def test_audit_table_shows_a_sample_of_row_ids(app, data) -> None:
     assert "exact_duplicates" in r.stdout and "..." in r.stdout and "dedupe" in r.stdout
 
 
+def test_audit_table_ends_with_prepare_steps_to_paste_into_the_recipe(app, data) -> None:
+    r = CliRunner().invoke(app, ["audit", str(data), "--label", "label", "--checks", "exact_duplicates,personal_data"], env={"COLUMNS": "100"})
+    assert r.exit_code == 0, r.output
+    pasted = yaml.safe_load(r.stdout[r.stdout.index("\nprepare:") :])
+    steps = [s["step"] for s in pasted["prepare"]]
+    assert steps == ["dedupe", "redact"], pasted
+    assert pasted["prepare"][1]["kinds"] == ["PHONE"]
+
+
 def test_prepare_and_review_commands(app, data, tmp_path) -> None:
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump({"data": {"source": "d.csv", "label": "label"}, "prepare": [{"step": "dedupe"}, {"step": "relabel", "missing_ok": True}]}))

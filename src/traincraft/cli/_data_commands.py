@@ -14,6 +14,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 __all__ = ["register"]
@@ -36,15 +37,27 @@ def _emit(result: dict[str, Any], as_json: bool, render) -> None:
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
+def _flow(mapping: dict) -> str:
+    """A prepare step as a YAML flow mapping, ready to paste: ``{step: dedupe, mode: exact}``."""
+    return "{" + ", ".join(f"{k}: {json.dumps(v)}" if not isinstance(v, str) else f"{k}: {v}" for k, v in mapping.items()) + "}"
+
+
 def _findings_table(report: dict) -> Table:
-    table = Table(title=f"audit: {report['rows']:,} rows, {len(report['columns'])} columns", show_lines=False, header_style="bold")
-    for name, kw in (("severity", {}), ("check", {}), ("rows", {"justify": "right"}), ("message", {"ratio": 3}), ("fix", {}), ("row ids (sample)", {})):
-        table.add_column(name, **kw)
+    """One row per finding: the message takes the width; the fix and a sample of row ids sit below it."""
+    table = Table(title=f"audit: {report['rows']:,} rows, {len(report['columns'])} columns", show_lines=True, header_style="bold")
+    table.add_column("severity", no_wrap=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("rows", justify="right", no_wrap=True)
+    table.add_column("finding, fix and row ids (a sample; --json has all)", ratio=1)
     for f in report["findings"]:
         ids = f["row_ids"]
         sample = ", ".join(str(i) for i in ids[:ROW_IDS_ON_SCREEN]) + (" ..." if len(ids) > ROW_IDS_ON_SCREEN else "")
-        fix = ", ".join(f"{k}: {v}" for k, v in f["fix"].items()) if f["fix"] else ""
-        table.add_row(f"[{_STYLE[f['severity']]}]{f['severity']}[/]", f["check"], f"{f['count']:,}", f["message"], fix, sample)
+        lines = [f["message"]]
+        if f["fix"]:
+            lines.append(f"[green]fix:[/] {escape(_flow(f['fix']))}")
+        if sample:
+            lines.append(f"[dim]rows: {sample}[/]")
+        table.add_row(f"[{_STYLE[f['severity']]}]{f['severity']}[/]", f["check"], f"{f['count']:,}", "\n".join(lines))
     return table
 
 
@@ -74,9 +87,11 @@ def audit(
             return
         out.print(_findings_table(r))
         c = r["counts"]
-        out.print(f"{c['error']} errors, {c['warning']} warnings, {c['info']} notes. All row ids: --json. Fix with these prepare: steps in the recipe:")
+        out.print(f"{c['error']} errors, {c['warning']} warnings, {c['info']} notes. All row ids: --json. To fix, add to the recipe:")
+        if r["suggested_prepare"]:
+            out.print("prepare:", highlight=False)
         for step in r["suggested_prepare"]:
-            out.print(f"  - {json.dumps(step)}")
+            out.print(f"  - {escape(_flow(step))}", highlight=False)
         if r.get("html"):
             out.print(f"wrote {r['html']}")
 
