@@ -266,13 +266,18 @@ def write_audit(paths: RunPaths, frame: pd.DataFrame, schema: Schema, cfg: Recip
             log.info("audit: %s", finding.message)
 
 
-def final_splits(paths: RunPaths, table: pd.DataFrame, schema: Schema, cfg: Recipe, resuming: bool, drawn: Splits | None) -> Splits:
-    """The split drawn before prepare (``drawn``) less the rows prepare dropped, else a new one."""
-    if resuming and paths.splits.exists():
-        splits = Splits.load(paths.splits)
+def final_splits(table: pd.DataFrame, schema: Schema, cfg: Recipe, drawn: Splits | None, *, saved: Path | None = None) -> Splits:
+    """The split drawn before prepare (``drawn``) less the rows prepare dropped, else a new one.
+
+    ``saved`` is the splits.json of a run being resumed: when it exists it is used as is. Nothing is
+    written here: the caller saves the splits once the run directory exists, after the leakage
+    check, so that a run stopped for leaky splits leaves no directory behind.
+    """
+    if saved is not None and saved.exists():
+        splits = Splits.load(saved)
         known = set(table.index)
         if not all(i in known for part in (splits.train, splits.validation, splits.test) for i in part):
-            raise DataError(f"The data no longer matches the splits saved in {paths.splits}; it changed since the run started.")
+            raise DataError(f"The data no longer matches the splits saved in {saved}; it changed since the run started.")
         return splits
     if drawn is None:
         splits = make_splits(table, schema, cfg.split, seed=cfg.seed)
@@ -283,7 +288,6 @@ def final_splits(paths: RunPaths, table: pd.DataFrame, schema: Schema, cfg: Reci
         if len(extra):
             log.info("%d row(s) got a label in prepare and join the training split.", len(extra))
             splits = Splits(np.sort(np.concatenate([splits.train, extra])), splits.validation, splits.test, method=splits.method, seed=splits.seed)
-    splits.save(paths.splits)
     return splits
 
 

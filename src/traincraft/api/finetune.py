@@ -93,6 +93,8 @@ def finetune(
     codec, added = extend_labels(LabelCodec.from_json(meta["label_codec"]), table[schema.label], cfg.train.new_labels, where=src)
     if added and schema.task == "binary":
         schema = Schema(schema.columns, schema.label, "multiclass")
+    splits = final_splits(table, schema, cfg, drawn, saved=paths.splits if resume is not None else None)
+    check_split_leakage(table, splits, cfg, schema=schema)  # may stop the run: before its directory is made
 
     if resume is None:
         stem = Path(str(cfg.data.source).rpartition(":")[2]).stem if cfg.data.source else "frame"
@@ -104,8 +106,7 @@ def finetune(
     log.info("run directory: %s (continuing %s)", paths.root, contents.path)
     write_audit(paths, source_frame, raw_schema, cfg)
     record_data(paths, source_frame, prepared, unlabelled, fingerprint, src)
-    splits = final_splits(paths, table, schema, cfg, resume is not None, drawn)
-    check_split_leakage(table, splits, cfg, schema=schema)
+    splits.save(paths.splits)
     train_df, val_df = table.loc[splits.train], table.loc[splits.validation]
 
     seed_everything(cfg.seed)

@@ -85,6 +85,11 @@ def train(
     frame = prepared.prepared if prepared is not None else frame
     schema = infer_schema(frame, label=cfg.data.label, task=cfg.task, data=cfg.data, source_name=src) if prepared is not None else raw_schema
     table, unlabelled = labelled_rows(frame, schema)
+    splits = final_splits(table, schema, cfg, drawn, saved=paths.splits if resume is not None else None)
+    if train_fraction < 1.0 and resume is None:  # traincraft curve: a nested, stratified share of the training split
+        labels = table[schema.label] if schema.task != "regression" else None
+        splits = subsample_train(splits, labels, train_fraction, seed=cfg.seed)
+    check_split_leakage(table, splits, cfg, schema=schema)  # may stop the run: before its directory is made
 
     if resume is None:
         stem = Path(cfg.data.source.rpartition(":")[2]).stem if cfg.data.source else "frame"
@@ -96,13 +101,7 @@ def train(
     log.info("run directory: %s", paths.root)
     write_audit(paths, source_frame, raw_schema, cfg)
     record_data(paths, source_frame, prepared, unlabelled, fingerprint, src)
-
-    splits = final_splits(paths, table, schema, cfg, resume is not None, drawn)
-    if train_fraction < 1.0 and resume is None:  # traincraft curve: a nested, stratified share of the training split
-        labels = table[schema.label] if schema.task != "regression" else None
-        splits = subsample_train(splits, labels, train_fraction, seed=cfg.seed)
-        splits.save(paths.splits)
-    check_split_leakage(table, splits, cfg, schema=schema)
+    splits.save(paths.splits)
     train_df, val_df = table.loc[splits.train], table.loc[splits.validation]
     log.info("split: train %d, validation %d, test %d rows (%s)", len(splits.train), len(splits.validation), len(splits.test), splits.method)
 
