@@ -23,6 +23,25 @@ def _fmt(value) -> str:
     return "—" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
 
 
+# The metrics `traincraft runs` shows per task, in order; a run lacking one shows the others.
+_HEADLINE = {
+    "binary": ("accuracy", "positive_f1", "roc_auc"),
+    "multiclass": ("accuracy", "macro_f1", "log_loss"),
+    "regression": ("rmse", "mae", "r2"),
+    "cluster": ("k", "silhouette", "adjusted_rand"),
+    "anomaly": ("flagged", "roc_auc", "average_precision"),
+    "rl": ("eval_return_mean", "env_steps"),
+}
+HEADLINE_FALLBACK = 3  # metrics shown for a task not in _HEADLINE
+
+
+def _headline(task: str | None, metrics: dict) -> list[tuple[str, object]]:
+    keys = [k for k in _HEADLINE.get(task or "", ()) if k in metrics]
+    if not keys:
+        keys = [k for k, v in metrics.items() if isinstance(v, (int, float))][:HEADLINE_FALLBACK]
+    return [(k, metrics[k]) for k in keys]
+
+
 def report(
     run_dir: Annotated[Path, typer.Argument(help="Run directory (runs/<name>).")],
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when a check fails (fairness limits in the recipe).")] = False,
@@ -99,15 +118,16 @@ def runs(ctx: typer.Context, runs_dir: RunsDirOpt = Path("runs"), as_json: JsonO
     found = list_runs(runs_dir)
 
     def render(rows: dict) -> None:
-        table = Table(title=f"runs in {runs_dir}", header_style="bold")
-        keys = []
+        table = Table(title=f"runs in {runs_dir}, newest first", header_style="bold")
+        table.add_column("name", no_wrap=True)
+        table.add_column("status", no_wrap=True)
+        table.add_column("task")
+        table.add_column("epochs", justify="right")
+        table.add_column("headline metrics", ratio=1, overflow="fold")
         for r in rows["runs"]:
-            keys += [k for k in r["metrics"] if k not in keys]
-        keys = keys[:5]
-        for col in ("name", "status", "task", "epochs", *keys):
-            table.add_column(col, justify="left" if col in ("name", "status", "task") else "right")
-        for r in rows["runs"]:
-            table.add_row(r["name"], r["status"], str(r["task"]), _fmt(r["epochs"]), *[_fmt(r["metrics"].get(k)) for k in keys])
+            shown = _headline(r["task"], r["metrics"])
+            table.add_row(r["name"], r["status"], str(r["task"] or "—"), _fmt(r["epochs"]),
+                          " ".join(f"{k}={_fmt(v)}" for k, v in shown) or "—")
         out.print(table)
 
     _emit({"runs_dir": str(runs_dir), "runs": found}, as_json, render)
