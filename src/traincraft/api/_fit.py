@@ -22,6 +22,7 @@ import torch
 from traincraft._util.atomic import atomic_write_json
 from traincraft.api._fair_reweighting import reweighted_outputs
 from traincraft.api.prepare import parquet_safe, write_prepared
+from traincraft.api._run_summary import write_run_summary
 from traincraft.api.run_dir import RunPaths
 from traincraft.data import Schema, Splits, make_splits, write_table
 from traincraft.data.audit import CHECKS as AUDIT_CHECKS
@@ -185,7 +186,7 @@ def fit_and_bundle(
         split_sizes=splits.sizes,
         seconds=time.perf_counter() - started,
     )
-    atomic_write_json(paths.summary, {"name": cfg.name, "status": "finished", **(summary_extra or {}), **run.summary()})
+    write_run_summary(paths, cfg.name, {**(summary_extra or {}), **run.summary()}, device=fit.device, seconds=run.seconds)
     build_report(paths.root)
     log.info("test metrics: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics["test"].items()))
     return run

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from traincraft._util.atomic import atomic_write_json
+from traincraft.api._run_summary import write_run_summary
 from traincraft.api.run_dir import existing_run_dir, new_run_dir
 from traincraft.errors import RecipeError
 from traincraft.recipe import Recipe, load_recipe, recipe_from_dict, save_recipe
@@ -133,7 +134,7 @@ def train_rl(
         extra={"training": {"env_steps": result.env_steps, "iterations": result.iterations, "seed": cfg.seed}},
     )
     run = RLRun(paths.root, bundle_dir, cfg, result, metrics, time.perf_counter() - started)
-    atomic_write_json(paths.summary, {"name": cfg.name, "status": "finished", **run.summary()})
+    write_run_summary(paths, cfg.name, run.summary(), device=result.device, seconds=run.seconds)
     build_report(paths.root)
     log.info(
         "%s on %s: evaluation return %.1f ± %.1f over %d episodes",

@@ -44,6 +44,7 @@ from traincraft._util.fingerprint import file_sha256, frame_fingerprint
 from traincraft._util.seed import seed_everything, set_threads
 from traincraft._util.suggest import did_you_mean
 from traincraft.api._inputs import read_source, resolve_recipe, source_name
+from traincraft.api._run_summary import write_run_summary
 from traincraft.api.run_dir import RunPaths, new_run_dir
 from traincraft.data import Schema, infer_schema, make_splits, write_table
 from traincraft.errors import RecipeError, SchemaError
@@ -145,6 +146,7 @@ class AnomalyRun:
             "top_rows": [t["row_id"] for t in self.top[:10]],
             "epochs": self.fit.epochs_run,
             "best_epoch": self.fit.best_epoch,
+            "device": str(self.fit.device),
             "seconds": round(self.seconds, 3),
         }
 
@@ -158,6 +160,7 @@ class _Prepared:
     paths: RunPaths
     reference: np.ndarray | None
     features: list[tuple[str, str]] = field(default_factory=list)
+    fingerprint: str | None = None  # of the table as read: bundles and the manifest carry it
 
 
 def _prepare(data: Any, recipe: Any, task: str, name: str | None, runs_dir: str | Path) -> _Prepared:
@@ -198,14 +201,15 @@ def _prepare(data: Any, recipe: Any, task: str, name: str | None, runs_dir: str 
     cfg.name = cfg.name or paths.root.name
     save_recipe(cfg, paths.recipe)
     paths.data.mkdir(parents=True, exist_ok=True)
+    fingerprint = frame_fingerprint(frame)
     atomic_write_json(
         paths.manifest,
-        {"source": source_name(cfg), "fingerprint": frame_fingerprint(frame), "rows_in": len(frame), "steps": [], "rows_out": len(frame)},
+        {"source": source_name(cfg), "fingerprint": fingerprint, "rows_in": len(frame), "steps": [], "rows_out": len(frame)},
     )
     log.info("run directory: %s", paths.root)
     set_threads(cfg.train.threads)
     seed_everything(cfg.seed)
-    return _Prepared(cfg, frame, schema, paths, reference, features)
+    return _Prepared(cfg, frame, schema, paths, reference, features, fingerprint)
 
 
 def _row_id(value: Any) -> Any:
@@ -298,11 +302,11 @@ def cluster(
             "model": fit.model.spec(),
             "metrics": _finite_dict(metrics),
             "recipe": cfg.model_dump(mode="json"),
-            "data": {"source": cfg.data.source, "rows": len(frame)},
+            "data": {"source": cfg.data.source, "rows": len(frame), "fingerprint": prep.fingerprint},
         },
     )
     run = ClusterRun(paths.root, bundle_dir, k, labels, metrics, scores, profiles, cfg, time.perf_counter() - started)
-    atomic_write_json(paths.summary, {"name": cfg.name, "status": "finished", **_finite_dict(run.summary())})
+    write_run_summary(paths, cfg.name, _finite_dict(run.summary()), device="cpu", seconds=run.seconds)  # k-means runs on the CPU
     build_report(paths.root)
     log.info("k=%d (%s): silhouette %.4f%s", k, chosen_by, silhouette,
              f", adjusted Rand {metrics['adjusted_rand']:.4f}" if "adjusted_rand" in metrics else "")
@@ -417,11 +421,11 @@ def detect_anomalies(
             "contamination": acfg.contamination,
             "metrics": metrics,
             "recipe": cfg.model_dump(mode="json"),
-            "data": {"source": cfg.data.source, "rows": len(frame), "splits": splits.sizes},
+            "data": {"source": cfg.data.source, "rows": len(frame), "splits": splits.sizes, "fingerprint": prep.fingerprint},
         },
     )
     run = AnomalyRun(paths.root, bundle_dir, scores, flagged, threshold, metrics, top, fit, cfg, time.perf_counter() - started)
-    atomic_write_json(paths.summary, {"name": cfg.name, "status": "finished", **run.summary()})
+    write_run_summary(paths, cfg.name, run.summary(), device=fit.device, seconds=run.seconds)
     build_report(paths.root)
     log.info("threshold %.4g flags %d of %d rows%s", threshold, int(flagged.sum()), len(frame),
              f"; ROC-AUC {metrics['roc_auc']:.4f} against '{acfg.reference}'" if "roc_auc" in metrics else "")
