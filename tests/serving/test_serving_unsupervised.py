@@ -178,7 +178,11 @@ def test_info_describes_every_kind(cluster_run, anomaly_run, policy_run, capsys)
     assert anomaly["task"] == "anomaly" and anomaly["metrics"]["threshold"] == pytest.approx(anomaly_run.threshold)
     policy = bundle_info(policy_run.bundle_dir)
     assert policy["task"] == "rl" and policy["data"]["env"]["id"] == "CartPole-v1" and "4 numbers" in policy["inputs"][0]["type"]
+    for described, run in ((clusters, cluster_run), (anomaly, anomaly_run)):  # the fingerprint of the table trained on
+        manifest = json.loads((run.run_dir / "data" / "manifest.json").read_text())
+        assert described["data"]["fingerprint"] == manifest["fingerprint"] and manifest["fingerprint"].startswith("sha256:")
     for run in (cluster_run, anomaly_run, policy_run):
         main(["info", str(run.bundle_dir)])
     text = " ".join(capsys.readouterr().out.split())
     assert "cluster" in text and "anomaly" in text and "environment CartPole-v1" in text and "of 'None'" not in text
+    assert "fingerprint None" not in text
