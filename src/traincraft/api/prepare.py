@@ -16,7 +16,7 @@ import pandas as pd
 from traincraft._util.atomic import atomic_write_json
 from traincraft.api._inputs import read_source, resolve_recipe, source_name
 from traincraft.data import Splits, infer_schema, labelled_rows, make_splits, write_table
-from traincraft.data.prepare import FITTED_STEPS, PrepareResult, apply_prepare
+from traincraft.data.prepare import PrepareResult, apply_prepare, learns_from_rows
 from traincraft.recipe import Recipe
 
 __all__ = ["prepare", "prepare_frame", "split_for_prepare", "write_prepared", "PREPARED", "QUARANTINE", "MANIFEST"]
@@ -49,7 +49,7 @@ def prepare_frame(
     fit_rows: Any = None,
 ) -> PrepareResult:
     """Apply ``cfg.prepare`` to ``frame`` (rows keep their ids); the manifest names the source.
-    ``fit_rows`` (the training split's row ids) are what impute and drop_label_issues learn from."""
+    ``fit_rows`` (the training split's row ids) are what impute, drop_label_issues and dedupe `keep: majority` learn from."""
     result = apply_prepare(frame, cfg.prepare, label=cfg.data.label, schema=schema, base_dir=base_dir, seed=cfg.seed, fit_rows=fit_rows)
     result.manifest = {"source": source_name(cfg), **result.manifest}
     return result
@@ -98,7 +98,7 @@ def prepare(
     if not cfg.prepare:
         log.warning("The recipe has no prepare: steps; the prepared table equals the input.")
     fit_rows = schema = None
-    if cfg.data.label is not None and any(step.step in FITTED_STEPS for step in cfg.prepare):
+    if cfg.data.label is not None and any(learns_from_rows(step) for step in cfg.prepare):
         schema = infer_schema(frame, label=cfg.data.label, task=cfg.task, data=cfg.data, source_name=source_name(cfg))
         fit_rows = split_for_prepare(cfg, frame, schema).train  # as train does: fitted steps learn from training rows
     result = prepare_frame(cfg, frame, base_dir=_base_dir(recipe), schema=schema, fit_rows=fit_rows)

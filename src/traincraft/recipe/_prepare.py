@@ -55,7 +55,8 @@ class DedupeStep(_Step):
     text with a few words changed (and images / rounded rows for non-text tables)."""
     keep: Literal["first", "majority"] = "first"
     """`first` keeps the first row of each duplicate set; `majority` keeps the first row carrying the set's
-    most common label and drops the set when its labels tie (the conflict goes to the quarantine)."""
+    most common label and drops the set when its labels tie (the conflict goes to the quarantine). In
+    `train` only the training split's labels vote: a validation or test row's label never decides."""
     columns: list[str] | None = None
     """Columns compared; null compares every column except the label and ids."""
 

@@ -63,6 +63,27 @@ def test_dedupe_majority_keeps_the_majority_label_and_drops_ties() -> None:
     assert len(r2.prepared) == 0 and all("no majority" in s for s in r2.quarantine["_reason"])
 
 
+def test_dedupe_majority_lets_only_training_labels_vote() -> None:
+    """Held-out rows' labels never decide what dedupe keeps: the training rows' majority does."""
+    text = "the same message in every row of this set"
+    df = pd.DataFrame({
+        "text": [text] * 4 + ["another set"] * 3 + ["a third set"] * 2,
+        "y": ["b", "a", "b", "b", "x", "y", "x", "p", "q"],
+    })
+    train = [1, 5, 7, 8]  # set 1: training says 'a', held-out says 'b' x3; set 2: one training vote 'y'; set 3: a tie
+    r = apply_prepare(df, [{"step": "dedupe", "keep": "majority"}], label="y", fit_rows=train)
+    assert r.prepared.index.tolist() == [1, 5]
+    reasons = dict(zip(r.quarantine["_row_id"], r.quarantine["_reason"]))
+    assert reasons[0] == reasons[2] == reasons[3] == "exact duplicate of row 1"  # dropped as copies, not for their label
+    assert reasons[4] == reasons[6] == "exact duplicate of row 5"
+    assert "conflicting training labels and no majority ('p' x1, 'q' x1)" in reasons[7] == reasons[8]
+    held_out_only = apply_prepare(df.iloc[:4], [{"step": "dedupe", "keep": "majority"}], label="y", fit_rows=[])
+    assert held_out_only.prepared.index.tolist() == [0]  # no training vote: the first row, as keep: first
+    everyone = apply_prepare(df.iloc[:4], [{"step": "dedupe", "keep": "majority"}], label="y")  # no split: every row votes
+    assert everyone.prepared.index.tolist() == [0]
+    _check_accounting(r, df)
+
+
 def test_dedupe_near() -> None:
     r = apply_prepare(_table(), [{"step": "dedupe", "mode": "near"}], label="y")
     assert 5 not in r.prepared.index and 3 in r.prepared.index

@@ -9,10 +9,11 @@ Invariant (tested): for every step, rows in = rows out + rows quarantined (dropp
 row stays in the output and is also written to the quarantine with its original values and
 ``_action: changed``; the manifest counts both.
 
-No leakage (DESIGN.md invariant 2): the steps that learn from the data (``FITTED_STEPS``: impute's
-fill values, drop_label_issues' out-of-fold model) learn only from ``fit_rows``, the training
-split, when it is given; drop_label_issues then drops only training rows, so validation and test
-rows are never judged by their labels. ``train`` splits the labelled rows first and passes the
+No leakage (DESIGN.md invariant 2): the steps that learn from the data (:func:`learns_from_rows`:
+impute's fill values, drop_label_issues' out-of-fold model, dedupe ``keep: majority``'s label
+vote) learn only from ``fit_rows``, the training split, when it is given; drop_label_issues then
+drops only training rows, and dedupe lets only training labels vote, so validation and test rows
+are never judged by their labels. ``train`` splits the labelled rows first and passes the
 training split's row ids.
 """
 
@@ -43,7 +44,7 @@ from traincraft.data.prepare._outcome import StepContext, StepOutcome
 from traincraft.errors import DataError, RecipeError, TraincraftError
 from traincraft.recipe._prepare import PrepareStep
 
-__all__ = ["STEPS", "FITTED_STEPS", "PrepareResult", "apply_prepare", "QUARANTINE_COLUMNS"]
+__all__ = ["STEPS", "FITTED_STEPS", "PrepareResult", "apply_prepare", "learns_from_rows", "QUARANTINE_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,11 @@ STEPS: dict[str, ModuleType] = {
 FITTED_STEPS = ("impute", "drop_label_issues")  # learn from the rows: only from fit_rows when given
 QUARANTINE_COLUMNS = ("_row_id", "_step", "_action", "_reason")
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(PrepareStep)
+
+
+def learns_from_rows(step: Any) -> bool:
+    """Whether a (validated) step learns from the rows' values or labels, and so only from ``fit_rows``."""
+    return step.step in FITTED_STEPS or (step.step == "dedupe" and step.keep == "majority")
 
 
 @dataclass

@@ -1,4 +1,17 @@
-"""``dedupe``: keep one row of each exact or near-duplicate set (the first, or the majority label's)."""
+"""``dedupe``: keep one row of each exact or near-duplicate set (the first, or the majority label's).
+
+``keep: majority`` without leakage: only the labels of the training rows (``StepContext.fit_rows``,
+the training split ``train`` draws before prepare) vote, so a validation or test row's label never
+decides what is kept or dropped. In each duplicate set:
+
+- the training rows' most common label wins; the first training row carrying it is kept and every
+  other row of the set is dropped (a training row with another label as "minority label", any
+  other row as a plain duplicate, whatever its label);
+- a tie among the training labels drops the whole set (the conflict goes to the quarantine);
+- a set with no labelled training row keeps its first row, as ``keep: first`` does.
+
+Without ``fit_rows`` (``apply_prepare`` on its own) every labelled row votes.
+"""
 
 from __future__ import annotations
 
@@ -36,31 +49,32 @@ def apply(df: pd.DataFrame, step: DedupeStep, sc: StepContext) -> StepOutcome:
     ids = df.index.to_numpy()
     if step.keep == "majority" and sc.label is not None:
         labels = df[sc.label].astype(str).to_numpy()
-        has_label = ~label_missing(df[sc.label])
+        votes_ok = ~label_missing(df[sc.label]) & sc.fit_mask(df)  # labelled training rows: the only voters
         keep = np.zeros(n, dtype=bool)
-        frame = pd.DataFrame({"set": sets, "label": np.where(has_label, labels, None), "pos": pos})
+        frame = pd.DataFrame({"set": sets, "vote": np.where(votes_ok, labels, None), "pos": pos})
+        training = "training " if sc.fit_rows is not None else ""
         for s, grp in frame.groupby("set", sort=False):
             if len(grp) == 1:
                 keep[grp["pos"].iloc[0]] = True
                 continue
-            votes = grp["label"].dropna().value_counts()
+            votes = grp["vote"].dropna().value_counts()
             if len(votes) == 0:
                 keep[grp["pos"].iloc[0]] = True
                 winner = None
             elif len(votes) > 1 and votes.iloc[0] == votes.iloc[1]:
                 tied = ", ".join(f"{k!r} x{v}" for k, v in votes.items())
-                reasons[grp["pos"].to_numpy()] = f"{what} set with conflicting labels and no majority ({tied})"
+                reasons[grp["pos"].to_numpy()] = f"{what} set with conflicting {training}labels and no majority ({tied})"
                 continue
             else:
                 winner = votes.index[0]
-                keeper = grp["pos"][grp["label"] == winner].iloc[0]
+                keeper = grp["pos"][grp["vote"] == winner].iloc[0]
                 keep[keeper] = True
             head = ids[grp["pos"][keep[grp["pos"]]].iloc[0]]
-            for p, lab in zip(grp["pos"], grp["label"]):
+            for p, vote in zip(grp["pos"], grp["vote"]):
                 if keep[p]:
                     continue
-                if winner is not None and lab is not None and lab != winner:
-                    reasons[p] = f"{what} of row {head} with minority label {lab!r} (majority {winner!r})"
+                if winner is not None and not pd.isna(vote) and vote != winner:  # a training row outvoted
+                    reasons[p] = f"{what} of row {head} with minority label {vote!r} (majority {winner!r})"
                 else:
                     reasons[p] = f"{what} of row {head}"
     else:
