@@ -51,6 +51,27 @@ def test_text_parity_on_the_test_split(spam_run, spam_data, split_rows, tmp_path
     assert (torch_model.predict(rows)["prediction"] == onnx_model.predict(rows)["prediction"]).all()
 
 
+def test_text_batches_are_padded_to_their_own_longest_text_as_in_torch(spam_run, spam_data, tmp_path) -> None:
+    """The ONNX predictor batches like the torch one: rows by text length, each batch padded to its own longest text."""
+    export_onnx(spam_run.bundle_dir, tmp_path / "onnx")
+    torch_model, onnx_model = tc.load(spam_run.bundle_dir), tc.load(tmp_path / "onnx", runtime="onnx")
+    session, widths = onnx_model.session, []
+
+    class Recording:
+        def run(self, names, feeds):
+            widths.append(feeds["text:text"].shape)  # (B, L)
+            return session.run(names, feeds)
+
+    onnx_model.session = Recording()
+    frame = spam_data.drop(columns="label")
+    got = onnx_model.predict_proba(frame, batch_size=64)
+    assert np.max(np.abs(got - torch_model.predict_proba(frame, batch_size=64))) <= PARITY  # rows back in their places
+    table_width = torch_model.encoder.transform(frame)["text:text"].shape[1]  # the longest text in the table
+    assert [b for b, _ in widths] == [64] * 9 + [24]
+    lengths = [w for _, w in widths]
+    assert lengths == sorted(lengths) and lengths[-1] == table_width and lengths[0] < table_width // 2
+
+
 def test_image_parity_on_the_test_split(image_run, image_data, split_rows, tmp_path) -> None:
     _, onnx_model, rows = _parity(split_rows, image_run, image_data, tmp_path / "onnx")
     assert onnx_model.predict_proba(rows).shape == (len(rows), 10)

@@ -43,7 +43,7 @@ from traincraft._util.seed import usable_cores
 from traincraft._version import __version__
 from traincraft.constants import BUNDLE_FORMAT_VERSION
 from traincraft.errors import BundleError, MissingDependencyError, SchemaError
-from traincraft.features.table import EncodedTable
+from traincraft.features.table import EncodedTable, TableEncoder
 from traincraft.models.pretrained import INFERENCE_CHUNK
 from traincraft.serving.bundle import BUNDLE_JSON, BundleContents, read_bundle
 from traincraft.serving.predictor import PREDICT_BATCH, Predictor
@@ -293,10 +293,19 @@ class OnnxPredictor(Predictor):
         return max(1, min(batch_size, GATHER_BUDGET // (tokens * self._token_width)))
 
     def predict_raw(self, frame: pd.DataFrame, *, batch_size: int = PREDICT_BATCH) -> np.ndarray:
-        """Probabilities (N, C) for classification, values in label units (N,) for regression."""
+        """Probabilities (N, C) for classification, values in label units (N,) for regression.
+
+        Batched as the torch :class:`Predictor` batches: a table's rows are encoded with
+        :meth:`TableEncoder.transform_batches` (text rows by length, each batch padded to its own
+        longest text, not the table's), and the results go back to the rows' positions.
+        """
         self._check_columns(frame)
-        x = self.encoder.transform(frame, strict=True)
-        return self.finish(self.batched_logits(x, batch_size=batch_size))
+        if not isinstance(self.encoder, TableEncoder):  # a pretrained tokenizer's: chunked by length in _pretrained_logits
+            return self.finish(self.batched_logits(self.encoder.transform(frame, strict=True), batch_size=batch_size))
+        logits = np.zeros((len(frame), self.meta["model"]["out_dim"]), dtype=np.float32)
+        for rows, batch in self.encoder.transform_batches(frame, batch_size=batch_size, strict=True):
+            logits[rows] = self.batched_logits(batch, batch_size=batch_size)  # (B, out_dim); split further by GATHER_BUDGET
+        return self.finish(logits)
 
     def batched_logits(self, x: EncodedTable, *, batch_size: int = PREDICT_BATCH) -> np.ndarray:
         if self._pretrained:
