@@ -102,7 +102,8 @@ def test_an_rl_report_shows_the_reward_curves_from_metrics_jsonl(cartpole):
     assert [r["rl/steps"] for r in curve] == [r["rl/steps"] for r in history] == [256, 512, 768, 1024]
     assert [r["rl/episode_return"] for r in curve] == [r["rl/episode_return"] for r in history]
     assert [r["rl/steps"] for r in curve if "rl/eval_return" in r] == [512, 1024]
-    assert card["rl"]["evaluation"]["returns"] == cartpole.result.eval_returns
+    assert card["rl"]["episodes"]["returns"] == cartpole.result.eval_returns and card["evaluation"] is None
+    assert "Final evaluation: 3 episodes with deterministic actions" in html
     assert '<img alt="reward curves"' in html and "CartPole-v1" in html
     assert card["headline"][0] == {"metric": "eval_return_mean", "value": cartpole.metrics["eval_return_mean"], "low": None, "high": None}
 

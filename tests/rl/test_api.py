@@ -36,13 +36,15 @@ def rl_run(tmp_path_factory):
 
 def test_train_rl_writes_the_run_directory(rl_run):
     root = rl_run.run_dir
-    for name in ("recipe.yaml", "metrics.jsonl", "evaluation.json", "run.json", "checkpoints/last/state.json",
+    for name in ("recipe.yaml", "metrics.jsonl", "episodes.json", "run.json", "checkpoints/last/state.json",
                  "bundle/bundle.json", "bundle/model.safetensors"):
         assert (root / name).exists(), name
+    assert not (root / "evaluation.json").exists()  # that name is the supervised test evaluation's
     assert load_recipe(root / "recipe.yaml").rl.total_steps == 256
     assert [r["rl/steps"] for r in read_metrics(root / "metrics.jsonl")] == [64, 128, 192, 256]
-    evaluation = json.loads((root / "evaluation.json").read_text())
-    assert len(evaluation["returns"]) == 3 and evaluation["eval_return_mean"] == pytest.approx(np.mean(evaluation["returns"]))
+    episodes = json.loads((root / "episodes.json").read_text())
+    assert episodes["format"] == "traincraft-rl-episodes" and episodes["task"] == "rl"
+    assert len(episodes["returns"]) == 3 and episodes["eval_return_mean"] == pytest.approx(np.mean(episodes["returns"]))
     summary = json.loads((root / "run.json").read_text())
     assert summary["status"] == "finished" and summary["env"] == "CartPole-v1" and summary["env_steps"] == 256
 

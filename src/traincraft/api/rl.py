@@ -4,7 +4,7 @@
       recipe.yaml         resolved recipe
       checkpoints/last/   weights, optimiser, generators, environment states (exact resume)
       metrics.jsonl       one record per iteration: rl/steps, rl/episode_return, train/..., perf/env_steps_per_s
-      evaluation.json     the final evaluation episodes' returns
+      episodes.json       the final evaluation episodes' returns (evaluation.json is supervised evaluation's)
       bundle/             model.safetensors + bundle.json (policy spec, env id, metrics)
       run.json            summary
       report.html         the model card with the reward curves (card.json: the same for machines)
@@ -31,11 +31,12 @@ from traincraft.rl.bundle import load_policy, save_policy_bundle
 from traincraft.rl.evaluate import evaluate_policy
 from traincraft.training import Callback
 
-__all__ = ["RLRun", "train_rl", "play", "EVALUATION_FILE"]
+__all__ = ["RLRun", "train_rl", "play", "EPISODES_FILE", "EPISODES_FORMAT"]
 
 log = logging.getLogger(__name__)
 
-EVALUATION_FILE = "evaluation.json"
+EPISODES_FILE = "episodes.json"  # its own name: evaluation.json is the supervised test evaluation, another shape
+EPISODES_FORMAT = "traincraft-rl-episodes"
 _AGENTS = {"ppo": PPO, "dqn": DQN}
 
 
@@ -121,8 +122,9 @@ def train_rl(
         "env_steps": int(result.env_steps),
     }
     atomic_write_json(
-        paths.root / EVALUATION_FILE,
-        {"env": cfg.rl.env, "seed": cfg.seed, "deterministic": True, "returns": result.eval_returns, **metrics},
+        paths.root / EPISODES_FILE,
+        {"format": EPISODES_FORMAT, "task": "rl", "env": cfg.rl.env, "seed": cfg.seed, "deterministic": True,
+         "returns": result.eval_returns, **metrics},
     )
     bundle_dir = save_policy_bundle(
         paths.bundle,

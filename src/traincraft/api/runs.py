@@ -10,6 +10,8 @@ from typing import Any
 import yaml
 
 from traincraft.errors import RecipeError
+from traincraft.evaluation import EVALUATION_FILE
+from traincraft.report import UNSUPERVISED_TASKS
 
 __all__ = ["list_runs", "compare_runs"]
 
@@ -62,7 +64,9 @@ def _run(path: str | Path) -> tuple[Path, dict, dict, dict | None]:
         raise RecipeError(f"{run_dir} is not a traincraft run directory (no recipe.yaml in it); `traincraft runs` lists them.")
     recipe = yaml.safe_load(recipe_path.read_text(encoding="utf-8")) or {}
     summary = _read_json(run_dir / "run.json") or {}
-    evaluation = _read_json(run_dir / "evaluation.json")
+    task = summary.get("task") or recipe.get("task")
+    # evaluation.json is the supervised test evaluation; cluster, anomaly and RL runs write their own files
+    evaluation = _read_json(run_dir / EVALUATION_FILE) if task not in UNSUPERVISED_TASKS else None
     return run_dir, recipe, summary, evaluation
 
 

@@ -15,9 +15,9 @@ import yaml
 
 from traincraft._util.atomic import atomic_write_json, atomic_write_text
 from traincraft.errors import MissingDependencyError
-from traincraft.report._card import CURVE_FILE, build_card, read_jsonl
+from traincraft.report._card import CURVE_FILE, UNSUPERVISED_TASKS, build_card, read_jsonl
 
-__all__ = ["build_report", "build_card", "failed_checks", "REPORT_FILE", "CARD_FILE", "CURVE_FILE", "read_jsonl"]
+__all__ = ["build_report", "build_card", "failed_checks", "REPORT_FILE", "CARD_FILE", "CURVE_FILE", "UNSUPERVISED_TASKS", "read_jsonl"]
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def _images(card: dict[str, Any]) -> dict[str, Any]:
     if task == "anomaly" and ((card.get("anomalies") or {}).get("histogram") or {}).get("counts"):
         images["scores"] = _plots.score_histogram_png(card["anomalies"]["histogram"], threshold=card["anomalies"]["threshold"])
     if task == "rl" and card["rl"]["curve"]:
-        images["rewards"] = _plots.reward_curves_png(card["rl"]["curve"], evaluation=card["rl"].get("evaluation"))
+        images["rewards"] = _plots.reward_curves_png(card["rl"]["curve"], evaluation=card["rl"].get("episodes"))
     fairness = ev.get("fairness") or {}
     if task == "binary":
         for name, attribute in (fairness.get("attributes") or {}).items():

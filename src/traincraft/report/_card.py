@@ -2,8 +2,10 @@
 
 Sources (all written by ``traincraft train``; each optional except recipe.yaml): recipe.yaml,
 run.json, metrics.jsonl, data/manifest.json, data/splits.json, audit.json, bundle/bundle.json,
-evaluation.json (:mod:`traincraft.evaluation.run_evaluation`) and curve.json (``traincraft curve``).
-The overfitting verdict is computed here, from the learning curves.
+evaluation.json (:mod:`traincraft.evaluation.run_evaluation`, supervised runs only) and curve.json
+(``traincraft curve``). Runs without labels write their own file instead of evaluation.json:
+clusters.json, anomalies.json, episodes.json (RL). The overfitting verdict is computed here, from
+the learning curves.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ __all__ = ["build_card", "read_jsonl", "CARD_FORMAT_VERSION", "CURVE_FILE", "HEA
 
 log = logging.getLogger(__name__)
 
-CARD_FORMAT_VERSION = 1
+CARD_FORMAT_VERSION = 2  # 2: an RL card holds rl.episodes (from episodes.json), no longer rl.evaluation
 CURVE_FILE = "curve.json"
 HEADLINE = {  # the metrics a card leads with, in this order
     "binary": ["accuracy", "balanced_accuracy", "positive_f1", "roc_auc", "pr_auc", "log_loss", "brier", "ece"],
@@ -38,6 +40,7 @@ HEADLINE = {  # the metrics a card leads with, in this order
 UNSUPERVISED_TASKS = ("cluster", "anomaly", "rl")
 CLUSTERS_FILE = "clusters.json"  # written by traincraft.api.unsupervised.cluster
 ANOMALIES_FILE = "anomalies.json"  # written by traincraft.api.unsupervised.detect_anomalies
+EPISODES_FILE = "episodes.json"  # written by traincraft.api.rl.train_rl (evaluation.json is supervised only)
 REWARD_KEYS = ("rl/steps", "rl/episode_return", "rl/eval_return")  # the metrics.jsonl keys the reward curves plot
 ECE_WARN = 0.05  # top-label ECE above 5 points: probabilities should not be read as chances without recalibration
 WIDE_INTERVAL = 0.05  # a 95% interval wider than this (e.g. accuracy ±2.5 points) is worth saying
@@ -99,12 +102,13 @@ def build_card(run_dir: str | Path) -> dict[str, Any]:
     manifest = _read_json(root / "data" / "manifest.json")
     splits = _read_json(root / "data" / "splits.json")
     audit = _read_json(root / "audit.json")
-    evaluation = _read_json(root / EVALUATION_FILE)
     curve = _read_json(root / CURVE_FILE)
     history = read_jsonl(root / "metrics.jsonl")
-    task = summary.get("task") or bundle.get("task") or (evaluation or {}).get("task") or recipe.get("task")
-    if task in UNSUPERVISED_TASKS:
-        return _unsupervised_card(root, task, recipe, summary, bundle, manifest, splits, evaluation, history)
+    task = summary.get("task") or bundle.get("task") or recipe.get("task")
+    if task in UNSUPERVISED_TASKS:  # each writes its own file (clusters, anomalies, episodes); evaluation.json is supervised
+        return _unsupervised_card(root, task, recipe, summary, bundle, manifest, splits, history)
+    evaluation = _read_json(root / EVALUATION_FILE)
+    task = task or (evaluation or {}).get("task")
     train_cfg = recipe.get("train", {})
     model_cfg = recipe.get("model", {})
     early = train_cfg.get("early_stopping", {}).get("enabled", False)
@@ -184,7 +188,6 @@ def _unsupervised_card(
     bundle: dict[str, Any],
     manifest: dict | None,
     splits: dict | None,
-    evaluation: dict | None,
     history: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """The card of a ``task: cluster | anomaly | rl`` run: what it shares with a supervised card, plus its own section."""
@@ -250,13 +253,13 @@ def _unsupervised_card(
     elif task == "cluster":
         card["clusters"] = _read_json(root / CLUSTERS_FILE)
     else:
-        card["rl"] = _rl_section(recipe, summary, evaluation, history)
+        card["rl"] = _rl_section(recipe, summary, _read_json(root / EPISODES_FILE), history)
     card["limitations"] = _unsupervised_limitations(card)
     return jsonable(card)
 
 
-def _rl_section(recipe: dict[str, Any], summary: dict[str, Any], evaluation: dict | None, history: list[dict[str, Any]]) -> dict[str, Any]:
-    """The environment, the final evaluation episodes and the reward curves (from metrics.jsonl)."""
+def _rl_section(recipe: dict[str, Any], summary: dict[str, Any], episodes: dict | None, history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The environment, the final evaluation episodes (episodes.json) and the reward curves (from metrics.jsonl)."""
     rl = recipe.get("rl", {})
     curve = [{k: r[k] for k in ("epoch", *REWARD_KEYS) if r.get(k) is not None} for r in history if r.get("rl/steps") is not None]
     returns = [r["rl/episode_return"] for r in curve if "rl/episode_return" in r]
@@ -273,7 +276,7 @@ def _rl_section(recipe: dict[str, Any], summary: dict[str, Any], evaluation: dic
         "resumed_from_iteration": summary.get("resumed_from_iteration"),
         "first_return": returns[0] if returns else None,
         "best_training_return": max(returns) if returns else None,
-        "evaluation": evaluation,
+        "episodes": episodes,
         "curve": curve,
     }
 
@@ -284,7 +287,7 @@ def _unsupervised_limitations(card: dict[str, Any]) -> list[str]:
         rl = card["rl"]
         out = [f"Evaluated in the environment it was trained in ({rl['env']}{', ' + str(rl['env_kwargs']) if rl['env_kwargs'] else ''}); "
                "a changed environment (other physics, noise, time limits) may need retraining."]
-        ev = rl.get("evaluation") or {}
+        ev = rl.get("episodes") or {}
         if ev.get("eval_episodes", 0) < 20:
             out.append(f"Only {ev.get('eval_episodes', 0)} evaluation episodes: the mean return is a rough estimate.")
         if ev.get("eval_return_std") and ev.get("eval_return_mean") and abs(ev["eval_return_std"]) > 0.2 * abs(ev["eval_return_mean"]):

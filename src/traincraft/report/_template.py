@@ -187,7 +187,7 @@ ul { margin: 4px 0 8px 18px; padding: 0; }
 {% if "quality" in shown %}<section id="quality"><h2>{{ titles.quality }}</h2>
 {% if card.headline %}<table><tr><th class="l">metric</th><th>value</th></tr>
 {% for m in card.headline %}<tr><td class="l">{{ m.metric|replace("_", " ") }}</td><td>{{ val(m.value) }}</td></tr>{% endfor %}</table>{% else %}<p class="muted">No metrics recorded.</p>{% endif %}
-{% if card.model.task == "rl" and card.rl.evaluation %}<p>Final evaluation: {{ card.rl.evaluation.eval_episodes }} episodes with deterministic actions, seeded apart from the training episodes. Returns: {{ card.rl.evaluation.returns|map("round", 1)|join(", ") }}.</p>{% endif %}
+{% if card.model.task == "rl" and card.rl.episodes %}<p>Final evaluation: {{ card.rl.episodes.eval_episodes }} episodes with deterministic actions, seeded apart from the training episodes. Returns: {{ card.rl.episodes.returns|map("round", 1)|join(", ") }}.</p>{% endif %}
 {% if card.model.task == "cluster" and card.clusters and card.clusters.metrics.adjusted_rand is not none %}<p class="muted">Adjusted Rand index and normalised mutual information compare the clusters with the reference column <code>{{ card.training.recipe.cluster.reference }}</code>, which was never a feature.</p>{% endif %}
 {% if card.model.task == "anomaly" and card.anomalies and card.anomalies.metrics.roc_auc is not none %}<p class="muted">ROC-AUC and precision / recall compare the scores with the known anomalies in <code>{{ card.training.recipe.anomaly.reference }}</code>, which was never a feature.</p>{% endif %}
 </section>{% endif %}
