@@ -108,6 +108,23 @@ def test_no_rows():
     assert ids.shape == (0, 1) and weights.shape == (0, 1)
 
 
+@pytest.mark.parametrize("dtype", [object, "string[python]", "string[pyarrow]"])
+def test_repeated_texts_get_the_rows_they_get_alone(dtype):
+    # each distinct text is encoded once and its row copied: rows must not depend on the others
+    texts = ["free entry now", None, "  ", "hi", "free entry now", "", "hi", "Free entry now", None]
+    enc = encoder()
+    ids, weights = enc.transform(pd.Series(texts, dtype=dtype))
+    alone = [enc.transform(pd.Series([t], dtype=object)) for t in texts]
+    for i, (row_ids, row_weights) in enumerate(alone):
+        width = row_ids.shape[1]
+        np.testing.assert_array_equal(ids[i, :width], row_ids[0])
+        np.testing.assert_array_equal(weights[i, :width], row_weights[0])
+        assert not ids[i, width:].any()
+    assert (ids[1] == 0).all() and (ids[2] == 0).all() and (ids[5] == 0).all()  # missing, blank, empty
+    matrix = enc.weights_matrix(pd.Series(texts, dtype=dtype))
+    assert matrix.has_canonical_format and matrix.shape == (len(texts), enc.buckets)
+
+
 @pytest.mark.parametrize("lowercase", [True, False])
 @pytest.mark.parametrize(("word_ngrams", "char_ngrams"), [((1, 2), (2, 5)), ((1, 4), (1, 1)), ((3, 3), (4, 9))])
 def test_counts_equal_sklearns_hashing_vectorizer(lowercase, word_ngrams, char_ngrams):

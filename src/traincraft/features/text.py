@@ -88,6 +88,11 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(step == 1), np.flatnonzero(step == -1)
 
 
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The concatenated ranges ``[s, s + n)`` for ``s, n`` in ``starts, lengths``."""
+    return np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
+
+
 def _stream(utf8: np.ndarray, starts: np.ndarray, lengths: np.ndarray, *, lead: int) -> tuple[np.ndarray, np.ndarray]:
     """The byte spans laid end to end, each followed by one space (and ``lead`` spaces first).
 
@@ -137,6 +142,24 @@ def _distinct_words(laid: _Laid, starts: np.ndarray, ends: np.ndarray) -> tuple[
         code[subset] = local + sum(len(f) for f in firsts)
         firsts.append(subset[np.flatnonzero(local > seen)])
     return code, np.concatenate(firsts)
+
+
+def _distinct_texts(series: pd.Series) -> tuple[np.ndarray | None, list[str]]:
+    """The distinct texts of ``series`` (missing: the empty text; other values written out with ``str``)
+    and the index into them of each row (None when every row is distinct, in row order)."""
+    if isinstance(series.dtype, pd.StringDtype):  # strings or missing: factorised without Python objects per row
+        of_row, distinct = pd.factorize(series, use_na_sentinel=True)
+        texts = [t if t.strip() else "" for t in distinct.tolist()]  # whitespace only: missing (missing_mask's rule)
+        if (of_row < 0).any():
+            of_row = np.where(of_row < 0, len(texts), of_row)
+            texts.append("")
+    else:
+        missing = missing_mask(series)
+        strings = series.astype(object).where(~missing, "").astype(str).tolist()
+        of_row, distinct = pd.factorize(np.asarray(strings, dtype=object))
+        texts = distinct.tolist()
+    every_row_distinct = len(distinct) == len(series)  # then factorize numbered the rows in order
+    return (None if every_row_distinct else of_row), texts
 
 
 class TextEncoder:
@@ -195,17 +218,21 @@ class TextEncoder:
         stream, at = _stream(laid.utf8, first_byte, laid.byte_of[ends[first]] - first_byte, lead=1)
         padded = chars + 2  # (V,) chars of " word "
 
+        if laid.ascii:
+            stream_byte_of = None
+        else:  # the stream's byte offset of each of its chars (the spaces and the words' chars, in order)
+            width = np.ones(1 + int(padded.sum()) - len(padded), dtype=np.int64)  # (chars of the stream,) bytes each
+            char_at = 1 + np.cumsum(chars + 1) - (chars + 1)  # (V,) stream char of each word's first char
+            width[_ranges(char_at, chars)] = np.diff(laid.byte_of)[_ranges(char_start, chars)]
+            stream_byte_of = np.zeros(len(width) + 1, dtype=np.int64)
+            np.cumsum(width, out=stream_byte_of[1:])
+            word_at = char_at - 1  # (V,) stream char where padded word " word " starts
+
         def byte_at(word: np.ndarray, position: np.ndarray) -> np.ndarray:
             """Offset in ``stream`` of char ``position`` of padded word ``word`` (``padded[word]`` = its end)."""
-            if laid.ascii:
+            if stream_byte_of is None:  # a char is a byte
                 return at[word] - 1 + position
-            inner = np.clip(position - 1, 0, chars[word])
-            return (
-                at[word] - 1
-                + (position > 0)
-                + laid.byte_of[char_start[word] + inner] - laid.byte_of[char_start[word]]
-                + (position == padded[word])
-            )
+            return stream_byte_of[word_at[word] + position]
 
         low, high = self.char_ngrams
         word_ids, windows, sizes = [], [], []
@@ -237,12 +264,19 @@ class TextEncoder:
         return self
 
     def weights_matrix(self, series: pd.Series) -> sp.csr_matrix:
-        """The (N, buckets) sparse weights; missing text is the empty text (no ids)."""
+        """The (N, buckets) sparse weights; missing text is the empty text (no ids).
+
+        A text's row depends on that text alone, so each distinct text is encoded once and its
+        row copied to every row that holds it (on SMS spam, 7% of the rows repeat another).
+        """
         check_fitted(self)
-        missing = missing_mask(series)
-        texts = series.astype(object).where(~missing, "").astype(str).tolist()
+        of_row, texts = _distinct_texts(series)  # (N,) index into texts, or None: every row distinct
         if not texts:
-            return sp.csr_matrix((0, self.buckets), dtype=np.float32)
+            return sp.csr_matrix((len(series), self.buckets), dtype=np.float32)
+        matrix = self._weights_of_distinct(texts)
+        return matrix if of_row is None else matrix[of_row]  # canonical rows, copied
+
+    def _weights_of_distinct(self, texts: list[str]) -> sp.csr_matrix:
         laid = _lay_out([t.lower() for t in texts] if self.lowercase else texts)
         counts = [self._word_counts(laid, len(texts))]
         if self.char_ngrams is not None:
