@@ -42,6 +42,10 @@ def test_train_clusters_the_digits_example_and_writes_the_report(tmp_path, capsy
     root = tmp_path / "digits-clusters"
     html = (root / "report.html").read_text(encoding="utf-8")
     assert '<section id="clusters">' in html and (root / "bundle" / "bundle.json").exists()
+    code, _, err = _run(["serve", root / "bundle", "--port", "0"], capsys)  # refused before a server starts: no traceback
+    text = " ".join(err.split())
+    assert code == 2 and "Traceback" not in err, err
+    assert "traincraft serve needs the bundle of a supervised model" in text and "task: cluster bundle" in text, err
 
 
 def test_train_detects_the_planted_outliers_and_writes_the_report(tmp_path, capsys):
