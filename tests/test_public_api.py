@@ -8,7 +8,7 @@ def test_all_is_pinned() -> None:
         "BundleError", "Callback", "CheckpointError", "DataError", "MissingDependencyError", "Predictor",
         "Recipe", "RecipeError", "Run", "SchemaError", "TraincraftError", "TrainingInterrupted",
         "__version__", "audit", "bundle_info", "evaluate", "init_recipe", "load", "load_recipe", "predict_file",
-        "prepare", "quickstart", "train",
+        "prepare", "quickstart", "search", "train",
     ])
 
 

@@ -25,6 +25,7 @@ _EXPORTS = {
     "init_recipe": "traincraft.api",
     "predict_file": "traincraft.api",
     "quickstart": "traincraft.api",
+    "search": "traincraft.api",
     "train": "traincraft.api",
     "BundleError": "traincraft.errors",
     "CheckpointError": "traincraft.errors",

@@ -13,6 +13,7 @@ from traincraft.api.quickstart import quickstart
 from traincraft.api.report import report
 from traincraft.api.review import review_apply, review_export
 from traincraft.api.runs import compare_runs, list_runs
+from traincraft.api.search import search
 from traincraft.api.serve import serve
 from traincraft.api.train import Run, train
 
@@ -34,6 +35,7 @@ __all__ = [
     "report",
     "review_apply",
     "review_export",
+    "search",
     "serve",
     "train",
 ]

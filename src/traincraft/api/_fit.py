@@ -104,12 +104,14 @@ def fit_and_bundle(
     progress: bool | str = False,
     reweight: bool = True,
     summary_extra: dict[str, Any] | None = None,
+    read_test: bool = True,
 ) -> Run:
     """Train ``model`` on the encoded ``train`` split, score validation and (once) test, evaluate, and write the bundle.
 
     ``bundle`` holds what the bundle describes that the caller decides: ``encoder`` (its JSON),
     ``model_spec``, ``model_config``, ``data`` and ``extra`` (merged into the bundle's own extra).
     ``reweight`` runs ``evaluate.fairness.reweighting``'s second model (a new network from the spec).
+    ``read_test=False`` never encodes or scores the test rows (a search trial).
     """
     x_train, y_train = train
     x_val, y_val = validation
@@ -134,7 +136,7 @@ def fit_and_bundle(
     fit = trainer.fit(x_train, y_train, x_val, y_val, resume=resuming)
 
     metrics = {"validation": score(trainer, x_val, y_val, schema.task, codec, positive) if x_val is not None else {}}
-    test_df = table.loc[splits.test]
+    test_df = table.loc[splits.test] if read_test else table.iloc[:0]
     if len(test_df):  # the one and only read of the test split
         x_test = encoder.transform(test_df)
         metrics["test"] = score(trainer, x_test, codec.encode(test_df[schema.label]), schema.task, codec, positive)
@@ -155,6 +157,9 @@ def fit_and_bundle(
             schema=schema,
             reweighted=reweighted,
         ).write(paths.root)
+    elif not read_test:
+        log.info("the test split is not read in this run (a search trial); it is scored once, by the final run")
+        metrics["test"] = {}
     else:
         log.warning("split.test is 0: there are no test metrics; the validation metrics were used for early stopping and are optimistic.")
         metrics["test"] = {}
@@ -188,7 +193,8 @@ def fit_and_bundle(
     )
     write_run_summary(paths, cfg.name, {**(summary_extra or {}), **run.summary()}, device=fit.device, seconds=run.seconds)
     build_report(paths.root)
-    log.info("test metrics: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics["test"].items()))
+    if metrics["test"]:
+        log.info("test metrics: %s", ", ".join(f"{k} {v:.4f}" for k, v in metrics["test"].items()))
     return run
 
 

@@ -44,13 +44,15 @@ def train(
     progress: bool | str = False,
     callbacks: Sequence[Callback] = (),
     train_fraction: float = 1.0,
+    read_test: bool = True,
 ) -> Run:
     """Train a model and write a run directory with checkpoints, metrics and a bundle.
 
     ``data`` is a recipe file, a data file, a DataFrame, an (X, y) pair or a Recipe; ``label`` and
     ``recipe`` add to it. ``resume`` continues the run in that directory from its last checkpoint.
     ``train_fraction`` < 1 trains on a nested, stratified share of the training split with the same
-    validation and test rows (``traincraft curve``).
+    validation and test rows (``traincraft curve``). ``read_test=False`` leaves the test split unread
+    (``traincraft search``'s trials): no test metrics, no evaluation, and the split is still saved.
     """
     if not 0.0 < train_fraction <= 1.0:
         raise RecipeError(f"train_fraction must be in (0, 1], got {train_fraction}.")
@@ -135,6 +137,7 @@ def train(
         resuming=resume is not None,
         callbacks=callbacks,
         progress=progress,
+        read_test=read_test,
     )
 
 

@@ -105,6 +105,50 @@ def curve(
     _emit(result, as_json, render)
 
 
+def _setting(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)  # learning rates span orders of magnitude
+
+
+def search(
+    recipe: Annotated[Path, typer.Argument(help="Recipe file (YAML) with a search: section.")],
+    trials: Annotated[Optional[int], typer.Option(help="Random trials (overrides search.trials).")] = None,
+    final: Annotated[Optional[bool], typer.Option("--final/--no-final", help="Train the best setting once more and read the test split (default: search.final).")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue the search in this folder (runs/<name>-search).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Name of the search folder (runs/<name>-search).")] = None,
+    runs_dir: RunsDirOpt = Path("runs"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Try the settings of the recipe's search.space, rank them on the validation split, and train the
+    best once more as the run that reads the test split."""
+    from traincraft.api.search import search as run_search
+
+    result = run_search(recipe, trials=trials, final=final, resume=resume, name=name, runs_dir=runs_dir, progress="auto")
+
+    def render(r: dict) -> None:
+        arrow = "higher" if r["mode"] == "max" else "lower"
+        table = Table(title=f"{len(r['trials'])} trials, ranked by validation {r['metric']} ({arrow} is better)", header_style="bold")
+        paths = list(r["settings"][0]) if r["settings"] else []
+        for col in ("rank", "trial", *paths, f"val {r['metric']}", "epochs", "seconds"):
+            table.add_column(col, justify="left" if col in paths else "right")
+        rank = {t: i + 1 for i, t in enumerate(r["ranking"])}
+        for t in sorted(r["trials"], key=lambda t: rank.get(t["trial"], len(rank) + 1)):
+            values = [_setting(t["settings"][p]) for p in paths]
+            if t["status"] != "finished":
+                table.add_row("—", str(t["trial"]), *values, "[red]failed[/]", "—", _fmt(t.get("seconds")))
+                continue
+            table.add_row(str(rank[t["trial"]]), str(t["trial"]), *values, _fmt(t["value"]), _fmt(t["epochs"]), f"{t['seconds']:.1f}")
+        out.print(table)
+        out.print(f"best: trial {r['best']['trial']}; its recipe: {r['best_recipe']}")
+        final_run = r.get("final")
+        if final_run:
+            test = final_run["test"].get(r["metric"])
+            out.print(f"final run {final_run['run_dir']}: validation {r['metric']} {_fmt(final_run['validation'].get(r['metric']))}, "
+                      f"test {r['metric']} {_fmt(test)} (the test split's one read)")
+            out.print(f"bundle: {final_run['bundle']}")
+
+    _emit(result, as_json, render)
+
+
 runs_app = typer.Typer(help="List runs with their headline metrics, or compare two.", no_args_is_help=False)
 
 
@@ -166,7 +210,8 @@ def compare(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``report``, ``curve`` and ``runs`` (with ``runs compare``) to ``app``."""
+    """Add ``report``, ``curve``, ``search`` and ``runs`` (with ``runs compare``) to ``app``."""
     app.command("report")(report)
     app.command("curve")(curve)
+    app.command("search")(search)
     app.add_typer(runs_app, name="runs")

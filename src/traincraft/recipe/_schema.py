@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from traincraft.recipe._evaluate import CurveConfig, FairnessConfig, SlicesConfig
 from traincraft.recipe._finetune import LoraConfig, NewLabels, PooledLayers, Pooling, TuneMode
 from traincraft.recipe._prepare import AuditConfig, PrepareStep
+from traincraft.recipe._search import SearchConfig
 from traincraft.recipe._unsupervised import AnomalyConfig, ClusterConfig, RLConfig
 
 __all__ = [
@@ -288,3 +289,5 @@ class Recipe(_Strict):
     """task: anomaly: the autoencoder's shape, the contamination rate that sets the threshold."""
     rl: RLConfig = Field(default_factory=RLConfig)
     """task: rl: the Gymnasium environment, the algorithm (ppo, dqn) and its settings."""
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    """traincraft search: settings tried, ranked on the validation split; the test split is read once, at the end."""
