@@ -47,7 +47,9 @@ def test_reads(monkeypatch) -> list[int]:
 def test_trials_never_read_the_test_split_and_the_final_run_reproduces_the_best(tmp_path, test_reads) -> None:
     result = tc.search(_recipe(tmp_path), runs_dir=tmp_path / "runs")
     trials = result["trials"]
-    assert [t["trial"] for t in trials] == [0, 1, 2] and all(t["status"] == "finished" for t in trials)
+    assert [t["trial"] for t in trials] == [0, 1, 2, 3] and all(t["status"] == "finished" for t in trials)
+    assert trials[0]["settings"] == {} and trials[0]["values"] == {"train.lr": 0.002, "model.hidden": [256, 256]}  # the recipe's own
+    assert all(t["values"] == t["settings"] for t in trials[1:])
     values = [t["value"] for t in trials]
     assert result["metric"] == "accuracy" and result["mode"] == "max"
     assert [trials[i]["value"] for i in result["ranking"]] == sorted(values, reverse=True)
@@ -59,9 +61,9 @@ def test_trials_never_read_the_test_split_and_the_final_run_reproduces_the_best(
     final = result["final"]
     assert final["reproduces_best_trial"] and final["validation"]["accuracy"] == result["best"]["value"]
     assert final["test"]["accuracy"] > 0.5 and Path(final["bundle"], "bundle.json").exists()
-    best = yaml.safe_load(Path(result["best_recipe"]).read_text())
-    assert best["train"]["lr"] == result["best"]["settings"]["train.lr"] and "search" not in best and "name" not in best
-    assert best["model"]["hidden"] == result["best"]["settings"]["model.hidden"] and best["train"]["epochs"] == 2
+    best = tc.load_recipe(result["best_recipe"])  # the recipe to train the best settings again
+    assert best.train.lr == result["best"]["values"]["train.lr"] and best.model.hidden == result["best"]["values"]["model.hidden"]
+    assert best.train.epochs == 2 and not best.search.space and best.name is None
 
 
 def test_a_killed_search_resumes_with_the_same_draws(tmp_path, monkeypatch) -> None:
@@ -74,7 +76,7 @@ def test_a_killed_search_resumes_with_the_same_draws(tmp_path, monkeypatch) -> N
     real = search_module.train
     monkeypatch.setattr(search_module, "train", lambda *a, **k: trained.append(k["name"]) or real(*a, **k))
     again = tc.search(recipe, runs_dir=tmp_path / "runs", resume=folder)
-    assert trained == ["trial-001", "trial-002"]  # trial 0 was done; the torn line's trial runs again
+    assert trained == ["trial-001", "trial-002", "trial-003"]  # trial 0 was done; the torn line's trial runs again
     assert [t["value"] for t in again["trials"]] == [t["value"] for t in first["trials"]]
     assert [t["settings"] for t in again["trials"]] == [t["settings"] for t in first["trials"]]
     assert "final" not in again
@@ -115,8 +117,9 @@ def test_search_refuses_tasks_without_a_validation_score(tmp_path) -> None:
 def test_cli_prints_the_ranked_trials(tmp_path) -> None:
     r = CliRunner().invoke(app, ["search", str(_recipe(tmp_path, trials=2)), "--no-final", "--runs-dir", str(tmp_path / "runs")], env={"COLUMNS": "120"})
     assert r.exit_code == 0, r.output
-    assert "2 trials, ranked by validation accuracy (higher is better)" in r.stdout and "best.yaml" in r.stdout
+    assert "3 trials, ranked by validation accuracy (higher is better)" in r.stdout and "best.yaml" in r.stdout
+    assert "0 (recipe)" in r.stdout and "hidden" in r.stdout
     r = CliRunner().invoke(app, ["search", str(_recipe(tmp_path, trials=1)), "--json", "--runs-dir", str(tmp_path / "runs")])
     doc = json.loads(r.stdout)
-    assert len(doc["trials"]) == 1 and doc["final"]["validation"]["accuracy"] == doc["best"]["value"]
+    assert len(doc["trials"]) == 2 and doc["final"]["validation"]["accuracy"] == doc["best"]["value"]
     assert 0.0 < doc["final"]["test"]["accuracy"] <= 1.0

@@ -22,7 +22,9 @@ def test_random_draws_stay_in_their_ranges_and_repeat_for_the_same_seed() -> Non
         "model.text.embedding_dim": {"int_uniform": [8, 12]},
     }})
     trials = draw_trials(space, seed=3)
-    assert len(trials) == 50 and trials == draw_trials(space, seed=3) and trials != draw_trials(space, seed=4)
+    assert trials[0] == {} and len(trials) == 51  # the recipe's own settings first
+    trials = trials[1:]
+    assert trials == draw_trials(space, seed=3)[1:] and trials != draw_trials(space, seed=4)[1:]
     lrs = np.array([t["train.lr"] for t in trials])
     assert (lrs >= 1e-4).all() and (lrs <= 1e-2).all()
     assert (np.log10(lrs) < -3).sum() >= 10 and (np.log10(lrs) > -3).sum() >= 10  # log-uniform: both decades drawn
@@ -32,7 +34,7 @@ def test_random_draws_stay_in_their_ranges_and_repeat_for_the_same_seed() -> Non
 
 
 def test_grid_tries_every_combination_in_order() -> None:
-    space = _search({"method": "grid", "space": {"train.lr": [0.001, 0.01], "model.hidden": [[64], [128, 128], []]}})
+    space = _search({"method": "grid", "include_recipe": False, "space": {"train.lr": [0.001, 0.01], "model.hidden": [[64], [128, 128], []]}})
     trials = draw_trials(space, seed=0)
     assert len(trials) == 6
     assert trials[0] == {"train.lr": 0.001, "model.hidden": [64]} and trials[-1] == {"train.lr": 0.01, "model.hidden": []}

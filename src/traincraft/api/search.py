@@ -45,16 +45,18 @@ SUPERVISED = ("auto", "binary", "multiclass", "regression")
 
 
 def draw_trials(space: SearchConfig, seed: int) -> list[dict[str, Any]]:
-    """The settings of every trial, in order: the grid's combinations, or ``trials`` random draws.
+    """The settings of every trial, in order: the recipe's own (``{}``, when ``include_recipe``), then
+    the grid's combinations or ``trials`` random draws.
 
     Random draws use their own generator seeded by the recipe's seed, so the same recipe gives the
     same trials (a resumed search continues the same sequence)."""
     paths = list(space.space)
+    own: list[dict[str, Any]] = [{}] if space.include_recipe else []
     if space.method == "grid":
         combos = itertools.product(*(space.space[p].choice for p in paths))  # type: ignore[misc]
-        return [dict(zip(paths, values)) for values in combos]
+        return own + [dict(zip(paths, values)) for values in combos]
     rng = np.random.default_rng([seed, 0x5EA7C4])  # apart from the training seed's own streams
-    return [{p: space.space[p].sample(rng) for p in paths} for _ in range(space.trials)]
+    return own + [{p: space.space[p].sample(rng) for p in paths} for _ in range(space.trials)]
 
 
 def _set_path(full: dict[str, Any], sparse: dict[str, Any], path: str, value: Any) -> None:
@@ -91,6 +93,12 @@ def trial_recipe(base: Recipe, settings: dict[str, Any]) -> Recipe:
         return recipe_from_dict(sparse)
     except RecipeError as exc:
         raise RecipeError(f"search.space gives a value the recipe refuses ({settings}):\n{exc}") from None
+
+
+def _get_path(tree: dict[str, Any], path: str) -> Any:
+    for part in path.split("."):
+        tree = tree[part]
+    return tree
 
 
 def _check_space(base: Recipe) -> None:
@@ -198,9 +206,11 @@ def search(
             continue
         trial_cfg = trial_recipe(base, setting)
         run_name = f"trial-{i:03d}"
-        log.info("search: %s of %d: %s", run_name, len(settings), ", ".join(f"{k}={v}" for k, v in setting.items()))
+        log.info("search: %s of %d: %s", run_name, len(settings), ", ".join(f"{k}={v}" for k, v in setting.items()) or "the recipe's own settings")
         started = time.perf_counter()
-        record: dict[str, Any] = {"trial": i, "settings": setting, "run_dir": str(folder / run_name)}
+        resolved = trial_cfg.model_dump(mode="json")
+        values = {p: _get_path(resolved, p) for p in base.search.space}  # the recipe's own values for trial 0
+        record: dict[str, Any] = {"trial": i, "settings": setting, "values": values, "run_dir": str(folder / run_name)}
         partial = folder / run_name
         carry_on = partial if (partial / "checkpoints" / "last").exists() else None  # a trial the kill cut short resumes exactly
         try:
@@ -256,6 +266,7 @@ def search(
         "best": best,
         "best_recipe": str(folder / BEST_RECIPE_FILE),
         "settings": jsonable(settings),
+        "space": list(base.search.space),
     }
     if base.search.final:
         log.info("search: the final run trains trial-%03d's settings and reads the test split once", best["trial"])

@@ -127,23 +127,31 @@ def search(
     def render(r: dict) -> None:
         arrow = "higher" if r["mode"] == "max" else "lower"
         table = Table(title=f"{len(r['trials'])} trials, ranked by validation {r['metric']} ({arrow} is better)", header_style="bold")
-        paths = list(r["settings"][0]) if r["settings"] else []
-        for col in ("rank", "trial", *paths, f"val {r['metric']}", "epochs", "seconds"):
-            table.add_column(col, justify="left" if col in paths else "right")
+        paths = r["space"]
+        short = [p.rsplit(".", 1)[-1] for p in paths]
+        headers = short if len(set(short)) == len(short) else paths  # `lr`, `dropout`, ... unless two share a name
+        table.add_column("rank", justify="right")
+        table.add_column("trial", justify="right")
+        for header in headers:
+            table.add_column(header)
+        for col in (f"val {r['metric']}", "epochs", "seconds"):
+            table.add_column(col, justify="right")
         rank = {t: i + 1 for i, t in enumerate(r["ranking"])}
         for t in sorted(r["trials"], key=lambda t: rank.get(t["trial"], len(rank) + 1)):
-            values = [_setting(t["settings"][p]) for p in paths]
+            values = [_setting(t["values"][p]) for p in paths]
+            trial = f"{t['trial']} (recipe)" if not t["settings"] else str(t["trial"])
             if t["status"] != "finished":
-                table.add_row("—", str(t["trial"]), *values, "[red]failed[/]", "—", _fmt(t.get("seconds")))
+                table.add_row("—", trial, *values, "[red]failed[/]", "—", _fmt(t.get("seconds")))
                 continue
-            table.add_row(str(rank[t["trial"]]), str(t["trial"]), *values, _fmt(t["value"]), _fmt(t["epochs"]), f"{t['seconds']:.1f}")
+            table.add_row(str(rank[t["trial"]]), trial, *values, _fmt(t["value"]), _fmt(t["epochs"]), f"{t['seconds']:.1f}")
         out.print(table)
         out.print(f"best: trial {r['best']['trial']}; its recipe: {r['best_recipe']}")
         final_run = r.get("final")
         if final_run:
-            test = final_run["test"].get(r["metric"])
-            out.print(f"final run {final_run['run_dir']}: validation {r['metric']} {_fmt(final_run['validation'].get(r['metric']))}, "
-                      f"test {r['metric']} {_fmt(test)} (the test split's one read)")
+            shown = [r["metric"]] + [m for m in ("accuracy", "rmse") if m != r["metric"] and m in final_run["test"]]
+            test = ", ".join(f"{m} {_fmt(final_run['test'].get(m))}" for m in shown)
+            out.print(f"final run {final_run['run_dir']}: validation {r['metric']} {_fmt(final_run['validation'].get(r['metric']))}; "
+                      f"test (read once) {test}")
             out.print(f"bundle: {final_run['bundle']}")
 
     _emit(result, as_json, render)

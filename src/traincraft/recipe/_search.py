@@ -105,6 +105,8 @@ class SearchConfig(_Strict):
     """Validation metric that ranks the trials: auto is accuracy for classification and rmse for regression;
     any validation metric name (log_loss, macro_f1, roc_auc, positive_f1, mae, r2 ...). Lower or higher is
     better is known from its name."""
+    include_recipe: bool = True
+    """Also train the recipe's own settings as trial 0, so the table shows whether the search beat them."""
     final: bool = True
     """Train the best setting once more as an ordinary run, which reads the test split once and writes the
     bundle and the report; false stops after the trials (the test split is then never read)."""
