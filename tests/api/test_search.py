@@ -117,8 +117,9 @@ def test_search_refuses_tasks_without_a_validation_score(tmp_path) -> None:
 def test_cli_prints_the_ranked_trials(tmp_path) -> None:
     r = CliRunner().invoke(app, ["search", str(_recipe(tmp_path, trials=2)), "--no-final", "--runs-dir", str(tmp_path / "runs")], env={"COLUMNS": "120"})
     assert r.exit_code == 0, r.output
-    assert "3 trials, ranked by validation accuracy (higher is better)" in r.stdout and "best.yaml" in r.stdout
-    assert "0 (recipe)" in r.stdout and "hidden" in r.stdout
+    text = " ".join(r.stdout.split())
+    assert "3 trials, best first by validation accuracy (higher is better)" in text and "best.yaml" in r.stdout
+    assert "0*" in r.stdout and "the recipe's own settings" in text and "[256,256]" in r.stdout
     r = CliRunner().invoke(app, ["search", str(_recipe(tmp_path, trials=1)), "--json", "--runs-dir", str(tmp_path / "runs")])
     doc = json.loads(r.stdout)
     assert len(doc["trials"]) == 2 and doc["final"]["validation"]["accuracy"] == doc["best"]["value"]

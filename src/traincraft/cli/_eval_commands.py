@@ -6,6 +6,7 @@ command they take ``--json`` and print exactly one JSON object on stdout when it
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -106,7 +107,9 @@ def curve(
 
 
 def _setting(value) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)  # learning rates span orders of magnitude
+    if isinstance(value, float):
+        return f"{value:.3g}"  # learning rates span orders of magnitude
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, list) else str(value)  # [256,256]
 
 
 def search(
@@ -126,24 +129,26 @@ def search(
 
     def render(r: dict) -> None:
         arrow = "higher" if r["mode"] == "max" else "lower"
-        table = Table(title=f"{len(r['trials'])} trials, ranked by validation {r['metric']} ({arrow} is better)", header_style="bold")
+        table = Table(title=f"{len(r['trials'])} trials, best first by validation {r['metric']} ({arrow} is better)", header_style="bold")
         paths = r["space"]
         short = [p.rsplit(".", 1)[-1] for p in paths]
         headers = short if len(set(short)) == len(short) else paths  # `lr`, `dropout`, ... unless two share a name
-        table.add_column("rank", justify="right")
-        table.add_column("trial", justify="right")
+        table.add_column("trial", justify="right", no_wrap=True)
         for header in headers:
-            table.add_column(header)
-        for col in (f"val {r['metric']}", "epochs", "seconds"):
-            table.add_column(col, justify="right")
+            table.add_column(header, no_wrap=True)
+        table.add_column(r["metric"], justify="right", no_wrap=True)
+        table.add_column("epochs", justify="right")
+        table.add_column("s", justify="right")
         rank = {t: i + 1 for i, t in enumerate(r["ranking"])}
-        for t in sorted(r["trials"], key=lambda t: rank.get(t["trial"], len(rank) + 1)):
+        for t in sorted(r["trials"], key=lambda t: rank.get(t["trial"], len(rank) + 1)):  # best first
             values = [_setting(t["values"][p]) for p in paths]
-            trial = f"{t['trial']} (recipe)" if not t["settings"] else str(t["trial"])
+            trial = f"{t['trial']}*" if not t["settings"] else str(t["trial"])
             if t["status"] != "finished":
-                table.add_row("—", trial, *values, "[red]failed[/]", "—", _fmt(t.get("seconds")))
+                table.add_row(trial, *values, "[red]failed[/]", "—", _fmt(t.get("seconds")))
                 continue
-            table.add_row(str(rank[t["trial"]]), trial, *values, _fmt(t["value"]), _fmt(t["epochs"]), f"{t['seconds']:.1f}")
+            table.add_row(trial, *values, _fmt(t["value"]), _fmt(t["epochs"]), f"{t['seconds']:.1f}")
+        if any(not t["settings"] for t in r["trials"]):
+            table.caption = "* the recipe's own settings"
         out.print(table)
         out.print(f"best: trial {r['best']['trial']}; its recipe: {r['best_recipe']}")
         final_run = r.get("final")
