@@ -124,3 +124,18 @@ def test_cli_prints_the_ranked_trials(tmp_path) -> None:
     doc = json.loads(r.stdout)
     assert len(doc["trials"]) == 2 and doc["final"]["validation"]["accuracy"] == doc["best"]["value"]
     assert 0.0 < doc["final"]["test"]["accuracy"] <= 1.0
+
+
+def test_cross_validated_trials_score_the_mean_over_folds(tmp_path, test_reads) -> None:
+    result = tc.search(_recipe(tmp_path, trials=1, folds=3, include_recipe=False), runs_dir=tmp_path / "runs")
+    (trial,) = result["trials"]
+    assert result["folds"] == 3 and len(trial["fold_values"]) == 3 and len(trial["run_dirs"]) == 3
+    assert trial["value"] == pytest.approx(sum(trial["fold_values"]) / 3) and trial["std"] >= 0
+    held = []
+    for run_dir in trial["run_dirs"]:
+        splits = json.loads((Path(run_dir) / "data" / "splits.json").read_text())
+        held.append(set(splits["validation"]))
+        assert len(splits["test"]) == 268 and not set(splits["test"]) & (set(splits["train"]) | set(splits["validation"]))
+    assert not (held[0] & held[1] or held[0] & held[2] or held[1] & held[2])  # each row is held out by one fold
+    assert sum(map(len, held)) == 1797 - 268  # the training and validation rows, all of them
+    assert test_reads == [268] and result["final"]["reproduces_best_trial"] is None  # the final run reads the test split once

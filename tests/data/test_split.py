@@ -256,3 +256,44 @@ def test_restricted_to_keeps_each_row_in_its_split():
     kept = splits.restricted_to([0, 1, 4, 5, 6, 7])
     assert kept.train.tolist() == [0, 4, 6] and kept.validation.tolist() == [1] and kept.test.tolist() == [5, 7]
     assert kept.method == "random" and kept.seed == 3
+
+
+# --- cross-validation folds (traincraft search with search.folds) ---------------------------------
+def _fold_frame(n: int = 300) -> tuple[pd.DataFrame, "Schema"]:
+    from traincraft.data import infer_schema
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=n), "patient": rng.integers(0, 40, n), "y": np.where(np.arange(n) % 4 == 0, "rare", "common")})
+    schema = infer_schema(df, label="y", data=DataConfig(label="y", group="patient"))
+    return df, schema
+
+
+def test_folds_partition_the_training_and_validation_rows_and_keep_the_test_rows() -> None:
+    from traincraft.data import cross_validation_fold
+
+    df, schema = _fold_frame()
+    splits = make_splits(df, schema, SplitConfig(method="stratified", train=0.7, validation=0.15, test=0.15), seed=0)
+    pool = set(splits.train) | set(splits.validation)
+    held = [cross_validation_fold(df, schema, splits, folds=5, fold=j, seed=0) for j in range(5)]
+    for f in held:
+        assert set(f.train) | set(f.validation) == pool and not set(f.train) & set(f.validation)
+        assert list(f.test) == list(splits.test)
+        rare = (df.loc[f.validation, "y"] == "rare").mean()
+        assert abs(rare - 0.25) < 0.03  # stratified: each fold keeps the class shares
+    assert sorted(np.concatenate([f.validation for f in held])) == sorted(pool)  # every row held out exactly once
+    assert [list(f.validation) for f in held] == [list(cross_validation_fold(df, schema, splits, folds=5, fold=j, seed=0).validation) for j in range(5)]
+
+
+def test_group_folds_keep_each_group_in_one_fold_and_time_splits_are_refused() -> None:
+    from traincraft.data import cross_validation_fold
+
+    df, schema = _fold_frame()
+    splits = make_splits(df, schema, SplitConfig(method="group", train=0.7, validation=0.15, test=0.15), seed=0)
+    folds = [cross_validation_fold(df, schema, splits, folds=4, fold=j, seed=0) for j in range(4)]
+    for f in folds:
+        assert not set(df.loc[f.train, "patient"]) & set(df.loc[f.validation, "patient"])
+    timed = Splits(splits.train, splits.validation, splits.test, method="time", seed=0)
+    with pytest.raises(DataError, match="split.method time has none"):
+        cross_validation_fold(df, schema, timed, folds=3, fold=0, seed=0)
+    with pytest.raises(DataError, match="need folds >= 2"):
+        cross_validation_fold(df, schema, splits, folds=3, fold=3, seed=0)

@@ -211,39 +211,49 @@ def search(
         resolved = trial_cfg.model_dump(mode="json")
         values = {p: _get_path(resolved, p) for p in base.search.space}  # the recipe's own values for trial 0
         record: dict[str, Any] = {"trial": i, "settings": setting, "values": values, "run_dir": str(folder / run_name)}
-        partial = folder / run_name
-        carry_on = partial if (partial / "checkpoints" / "last").exists() else None  # a trial the kill cut short resumes exactly
+        folds = base.search.folds
+        runs = []
         try:
-            run = train(
-                frame if frame is not None else trial_cfg,
-                recipe=trial_cfg.model_dump(mode="json") if frame is not None else None,
-                name=run_name,
-                runs_dir=folder,
-                progress=progress,
-                read_test=False,
-                resume=carry_on,
-            )
+            for fold in range(folds or 1):  # one run on the recipe's split, or one per cross-validation fold
+                fold_name = run_name if folds is None else f"{run_name}-fold{fold}"
+                partial = folder / fold_name
+                carry_on = partial if (partial / "checkpoints" / "last").exists() else None  # a run the kill cut short resumes exactly
+                runs.append(train(
+                    frame if frame is not None else trial_cfg,
+                    recipe=trial_cfg.model_dump(mode="json") if frame is not None else None,
+                    name=fold_name,
+                    runs_dir=folder,
+                    progress=progress,
+                    read_test=False,
+                    resume=carry_on,
+                    fold=None if folds is None else (folds, fold),
+                ))
         except TraincraftError as exc:  # a setting that cannot train (e.g. a batch larger than the data) loses that trial only
             log.warning("search: %s failed: %s", run_name, exc)
             record.update(status="failed", error=str(exc), seconds=round(time.perf_counter() - started, 3))
             _append(trials_path, record)
             done[i] = record
             continue
-        record["run_dir"] = str(run.run_dir)
-        metric = metric or _metric(base, run.task)
-        validation = run.metrics.get("validation", {})
+        record["run_dir"] = str(runs[0].run_dir)
+        metric = metric or _metric(base, runs[0].task)
+        validation = runs[0].metrics.get("validation", {})
         if metric not in validation:
             raise RecipeError(
                 f"search.metric '{metric}' is not a validation metric of this task.{did_you_mean(metric, validation)} "
                 f"Validation metrics: {', '.join(validation)}."
             )
+        scores = [r.metrics["validation"][metric] for r in runs]
         record.update(
-            status="finished", metric=metric, value=validation[metric], validation=validation,
-            epochs=run.fit.epochs_run, best_epoch=run.fit.best_epoch, seconds=round(time.perf_counter() - started, 3),
+            status="finished", metric=metric, value=float(np.mean(scores)), validation=validation,
+            epochs=runs[0].fit.epochs_run, best_epoch=runs[0].fit.best_epoch, seconds=round(time.perf_counter() - started, 3),
         )
+        if folds is not None:  # the mean over folds ranks; each fold's score and their spread are kept
+            record.update(fold_values=scores, std=float(np.std(scores, ddof=1)), run_dirs=[str(r.run_dir) for r in runs],
+                          epochs=float(np.mean([r.fit.epochs_run for r in runs])), validation=None)
         _append(trials_path, record)
         done[i] = record
-        log.info("search: %s: validation %s %.4f", run_name, metric, validation[metric])
+        spread = f" ± {record['std']:.4f} over {folds} folds" if folds is not None else ""
+        log.info("search: %s: validation %s %.4f%s", run_name, metric, record["value"], spread)
 
     finished = [r for r in done.values() if r["status"] == "finished"]
     if not finished:
@@ -261,6 +271,7 @@ def search(
         "metric": metric,
         "mode": mode,
         "method": base.search.method,
+        "folds": base.search.folds,
         "trials": [done[i] for i in sorted(done)],
         "ranking": [r["trial"] for r in ranked],
         "best": best,
@@ -283,9 +294,10 @@ def search(
             "bundle": str(final_run.bundle_dir),
             "validation": final_run.metrics["validation"],
             "test": final_run.metrics["test"],
-            "reproduces_best_trial": reproduced is not None and abs(reproduced - best["value"]) <= 1e-9,
+            # trials scored on the recipe's own split must come out the same again; cross-validated ones used other splits
+            "reproduces_best_trial": None if base.search.folds else (reproduced is not None and abs(reproduced - best["value"]) <= 1e-9),
         }
-        if not result["final"]["reproduces_best_trial"]:
+        if result["final"]["reproduces_best_trial"] is False:
             log.warning(
                 "search: the final run's validation %s is %.6f, the best trial's %.6f: training is not bitwise repeatable "
                 "here (another device or thread count?)", metric, reproduced if reproduced is not None else float("nan"), best["value"],

@@ -19,7 +19,7 @@ from traincraft.api._inputs import read_source, resolve_recipe, source_name
 from traincraft.api.audit import check_split_leakage
 from traincraft.api.prepare import prepare_frame, split_for_prepare
 from traincraft.api.run_dir import existing_run_dir, new_run_dir
-from traincraft.data import infer_schema, labelled_rows
+from traincraft.data import cross_validation_fold, infer_schema, labelled_rows
 from traincraft.errors import RecipeError
 from traincraft.evaluation import subsample_train
 from traincraft.features.labels import LabelCodec
@@ -45,6 +45,7 @@ def train(
     callbacks: Sequence[Callback] = (),
     train_fraction: float = 1.0,
     read_test: bool = True,
+    fold: tuple[int, int] | None = None,
 ) -> Run:
     """Train a model and write a run directory with checkpoints, metrics and a bundle.
 
@@ -53,6 +54,9 @@ def train(
     ``train_fraction`` < 1 trains on a nested, stratified share of the training split with the same
     validation and test rows (``traincraft curve``). ``read_test=False`` leaves the test split unread
     (``traincraft search``'s trials): no test metrics, no evaluation, and the split is still saved.
+    ``fold=(k, j)`` trains on fold j of k-fold cross-validation over the training and validation
+    rows (:func:`traincraft.data.cross_validation_fold`), for a search with ``search.folds``; the
+    recipe's prepare steps still learn from the recipe's own training split.
     """
     if not 0.0 < train_fraction <= 1.0:
         raise RecipeError(f"train_fraction must be in (0, 1], got {train_fraction}.")
@@ -91,6 +95,8 @@ def train(
     if train_fraction < 1.0 and resume is None:  # traincraft curve: a nested, stratified share of the training split
         labels = table[schema.label] if schema.task != "regression" else None
         splits = subsample_train(splits, labels, train_fraction, seed=cfg.seed)
+    if fold is not None and resume is None:
+        splits = cross_validation_fold(table, schema, splits, folds=fold[0], fold=fold[1], seed=cfg.seed)
     check_split_leakage(table, splits, cfg, schema=schema)  # may stop the run: before its directory is made
 
     if resume is None:

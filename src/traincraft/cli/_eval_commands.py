@@ -129,7 +129,8 @@ def search(
 
     def render(r: dict) -> None:
         arrow = "higher" if r["mode"] == "max" else "lower"
-        table = Table(title=f"{len(r['trials'])} trials, best first by validation {r['metric']} ({arrow} is better)", header_style="bold")
+        over = f"mean validation {r['metric']} over {r['folds']} folds" if r.get("folds") else f"validation {r['metric']}"
+        table = Table(title=f"{len(r['trials'])} trials, best first by {over} ({arrow} is better)", header_style="bold")
         paths = r["space"]
         short = [p.rsplit(".", 1)[-1] for p in paths]
         headers = short if len(set(short)) == len(short) else paths  # `lr`, `dropout`, ... unless two share a name
@@ -146,7 +147,8 @@ def search(
             if t["status"] != "finished":
                 table.add_row(trial, *values, "[red]failed[/]", "—", _fmt(t.get("seconds")))
                 continue
-            table.add_row(trial, *values, _fmt(t["value"]), _fmt(t["epochs"]), f"{t['seconds']:.1f}")
+            score = _fmt(t["value"]) + (f" ± {t['std']:.4f}" if t.get("std") is not None else "")  # ± the spread over folds
+            table.add_row(trial, *values, score, _fmt(t["epochs"]) if isinstance(t["epochs"], int) else f"{t['epochs']:.1f}", f"{t['seconds']:.1f}")
         if any(not t["settings"] for t in r["trials"]):
             table.caption = "* the recipe's own settings"
         out.print(table)

@@ -23,7 +23,7 @@ from traincraft.data.schema import Schema, display
 from traincraft.errors import DataError
 from traincraft.recipe import SplitConfig
 
-__all__ = ["SPLITS", "METHODS", "Splits", "make_splits"]
+__all__ = ["SPLITS", "METHODS", "Splits", "make_splits", "cross_validation_fold"]
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +141,54 @@ def make_splits(df: pd.DataFrame, schema: Schema, config: SplitConfig, *, seed: 
     sizes = ", ".join(f"{name} {size}" for name, size in splits.sizes.items())
     log.info("Split %d rows (%s, seed %d): %s", len(df), method, seed, sizes)
     return splits
+
+
+def cross_validation_fold(df: pd.DataFrame, schema: Schema, splits: Splits, *, folds: int, fold: int, seed: int) -> Splits:
+    """Fold ``fold`` of ``folds``-fold cross-validation over the training and validation rows of
+    ``splits``: that fold is the validation split, the other folds the training split. The test
+    rows stay where they are (and a search never reads them).
+
+    Folds follow the split's method: ``stratified`` deals each class's rows round the folds,
+    ``group`` keeps each group in one fold, ``random`` deals rows at random; ``time`` is refused
+    (a fold from the past scored by a model of the future is not a forecast).
+    """
+    if not 2 <= folds or not 0 <= fold < folds:
+        raise DataError(f"fold {fold} of {folds}: need folds >= 2 and 0 <= fold < folds.")
+    if splits.method == "time":
+        raise DataError("Cross-validation folds would put later rows before earlier ones; split.method time has none. Use search without folds.")
+    pool = np.sort(np.concatenate([splits.train, splits.validation]))
+    if len(pool) < folds:
+        raise DataError(f"{len(pool)} training and validation rows cannot fill {folds} folds; use fewer folds.")
+    rng = np.random.default_rng([seed, folds])
+    rows = df.loc[pool]
+    if splits.method == "group":
+        column = _single_column(schema, "group", "group", "patient_id")
+        codes = _group_codes(_column(rows, column, "group"), column)
+        n_groups = int(codes.max()) + 1
+        if n_groups < folds:
+            raise DataError(f"The group column '{column}' has {n_groups} group(s) among the training and validation rows; {folds} folds need as many. Use fewer folds.")
+        sizes = np.bincount(codes, minlength=n_groups)
+        load = np.zeros(folds, dtype=np.int64)
+        of_group = np.empty(n_groups, dtype=np.int64)
+        shuffled = rng.permutation(n_groups)  # ties between equal sizes fall at random
+        for g in shuffled[np.argsort(-sizes[shuffled], kind="stable")]:
+            of_group[g] = int(np.argmin(load))  # the largest groups first, each to the lightest fold
+            load[of_group[g]] += sizes[g]
+        of_row = of_group[codes]
+    else:
+        of_row = np.empty(len(pool), dtype=np.int64)
+        if splits.method == "stratified" and schema.label is not None:
+            codes, _ = pd.factorize(_column(rows, schema.label, "label"), use_na_sentinel=False)
+            strata = [np.flatnonzero(codes == c) for c in range(int(codes.max()) + 1)]
+        else:
+            strata = [np.arange(len(pool))]
+        start = 0
+        for positions in strata:  # deal each class round the folds, continuing where the last one stopped
+            dealt = rng.permutation(positions)
+            of_row[dealt] = (start + np.arange(len(dealt))) % folds
+            start = (start + len(dealt)) % folds
+    held = of_row == fold
+    return Splits(pool[~held], pool[held], splits.test, method=splits.method, seed=splits.seed)
 
 
 # --- shared pieces ----------------------------------------------------------------------------

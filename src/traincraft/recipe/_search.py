@@ -105,6 +105,10 @@ class SearchConfig(_Strict):
     """Validation metric that ranks the trials: auto is accuracy for classification and rmse for regression;
     any validation metric name (log_loss, macro_f1, roc_auc, positive_f1, mae, r2 ...). Lower or higher is
     better is known from its name."""
+    folds: int | None = Field(default=None, ge=2, le=20)
+    """Score each trial by k-fold cross-validation over the training and validation rows (the mean of
+    the k validation scores ranks it) instead of the one validation split: k times the training, far less
+    luck in the ranking when the validation split is small. Null uses the recipe's validation split."""
     include_recipe: bool = True
     """Also train the recipe's own settings as trial 0, so the table shows whether the search beat them."""
     final: bool = True
