@@ -116,6 +116,44 @@ def test_response_text_is_what_json_dumps_writes(mixed_model) -> None:
     }
 
 
+def test_labels_with_a_percent_sign_render_as_json_dumps_writes(mixed_model) -> None:
+    from traincraft.serving._records import RecordCodec
+    from traincraft.serving.server import _Model
+
+    model = _Model(mixed_model, RecordCodec(mixed_model))
+    model._label_json = model._key_json = ['"10% off"', '"%r"']  # labels "10% off" and "%r"
+    model._templates = model._response_templates()
+    expected = {"prediction": "%r", "probabilities": {"10% off": 0.25, "%r": 0.75}}
+    assert model.render(np.array([[0.25, 0.75]]), [None], single=True) == json.dumps(expected, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"x": 12345678901234567890123, "y": -9223372036854775809}',  # past 64 bits: orjson would give floats
+        b'{"x": 1e400}',  # orjson refuses; the standard decoder reads inf (then the record check refuses it)
+        b'{"x": "\\ud800 lone surrogate"}',
+        b'\xef\xbb\xbf{"x": 1}',  # a UTF-8 byte-order mark
+        '{"x": 1}'.encode("utf-16"),
+        b'{"x": 0.1, "x": 2, "s": "caf\xc3\xa9 \\u00e9 \\ud83d\\ude00", "n": null, "l": [true, false, -0, 1.5e-7]}',
+        b"[" * 600 + b"]" * 600,
+        b"[" * 400 + b"]" * 400,
+    ],
+)
+def test_fast_json_reads_what_the_standard_decoder_reads(content) -> None:
+    orjson = pytest.importorskip("orjson")
+    from traincraft.serving.server import _HTTPProblem, _parse_json
+
+    def read(fast):
+        try:
+            value = _parse_json(content, fast)
+        except _HTTPProblem as exc:
+            return "problem", exc.status, exc.message
+        return "value", repr(value), type(value).__name__
+
+    assert read(orjson.loads) == read(None)
+
+
 def test_the_asgi_fast_path_reads_chunked_bodies_and_counts_a_client_that_left(mixed_model, mixed_data) -> None:
     app = create_app(mixed_model, micro_batching=False)
     body = json.dumps(records_of(mixed_data.drop(columns=["label"]).head(2))).encode()
@@ -252,6 +290,12 @@ def test_bad_options_are_refused(mixed_model, mixed_run) -> None:
 def test_missing_fastapi_names_the_extra(mixed_model, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "fastapi", None)
     with pytest.raises(MissingDependencyError, match=r"Serving a model over HTTP needs the package 'fastapi'.*traincraft\[serve\]"):
+        create_app(mixed_model)
+
+
+def test_missing_orjson_names_the_extra(mixed_model, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "orjson", None)
+    with pytest.raises(MissingDependencyError, match=r"Serving a model over HTTP needs the package 'orjson'.*traincraft\[serve\]"):
         create_app(mixed_model)
 
 
