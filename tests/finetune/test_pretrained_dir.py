@@ -100,7 +100,11 @@ def test_missing_transformers_names_the_extra(monkeypatch, tiny_bert) -> None:
         load_hf_encoder(tiny_bert)
 
 
-def test_a_pretrained_model_needs_a_text_column(tmp_path, tiny_bert) -> None:
+def test_a_pretrained_model_needs_a_text_or_image_column(tmp_path, tiny_bert) -> None:
     frame = pd.DataFrame({"x": [float(i) for i in range(40)], "label": ["a", "b"] * 20})
-    with pytest.raises(tc.SchemaError, match=r"model.pretrained is set to '.*', a text encoder, but no feature column is text \(features: x \(numeric\)\)"):
+    with pytest.raises(
+        tc.SchemaError,
+        match=r"model.pretrained is set to '.*', a pretrained encoder for text or image columns, but no feature column is "
+        r"text or an image \(features: x \(numeric\)\)",
+    ):
         tc.train(frame, label="label", recipe=tiny_recipe(tiny_bert, "head"), runs_dir=tmp_path / "runs")

@@ -109,7 +109,11 @@ def test_a_changed_base_model_is_refused_naming_both_hashes(tiny_bert, tiny_bert
 
 
 def test_lora_targets_that_do_not_exist_list_the_linear_layers(tiny_bert) -> None:
-    with pytest.raises(RecipeError, match=r"target_modules names q_proj, which the base model \(BertModel\) has no linear layer called\. Its linear layers: .*query"):
+    with pytest.raises(
+        RecipeError,
+        match=r"target_modules names q_proj, which the base model \(BertModel\) has no linear or convolution layer called\. "
+        r"Its adaptable layers: .*query.*; for this model the default would be \[query, value\]",
+    ):
         _build(tiny_bert, "lora", lora={"target_modules": ["q_proj"]})
 
 

@@ -30,7 +30,7 @@ from traincraft.data.audit import audit as run_audit
 from traincraft.errors import DataError, RecipeError
 from traincraft.evaluation import classification_metrics, evaluate_run, regression_metrics
 from traincraft.features.labels import LabelCodec
-from traincraft.models.pretrained import PretrainedTextNet
+from traincraft.models.pretrained import PretrainedNet
 from traincraft.recipe import Recipe
 from traincraft.report import build_report
 from traincraft.serving import save_bundle
@@ -117,7 +117,7 @@ def fit_and_bundle(
     x_val, y_val = validation
     train_df, val_df = table.loc[splits.train], table.loc[splits.validation]
     out_dim = 1 if schema.task == "regression" else len(codec.classes)
-    if isinstance(model, PretrainedTextNet) and model.tune == "head":  # the head trains on the frozen encoder's outputs, computed once
+    if isinstance(model, PretrainedNet) and model.tune == "head":  # the head trains on the frozen encoder's outputs, computed once
         from traincraft.finetune import head_inputs
 
         x_train, x_val = head_inputs(model, cfg, paths.root.parent, x_train, x_val)

@@ -6,7 +6,11 @@ tensors with N rows, so a batch is still an index slice::
 
     "input_ids:<col>"       int64 (N, L)   token ids, right-padded with the tokenizer's pad id
     "attention_mask:<col>"  int64 (N, L)   1 for real tokens, 0 for padding
+    "pixel_values:<col>"    float32 (N, C, H, W)   image columns, when the base model is a vision
+                                           model (:mod:`traincraft.features.pretrained_image`)
     "dense", "categorical"                 the other feature columns, as TableEncoder gives them
+
+One base model encodes either the text columns or the image columns: a recipe with both is refused.
 
 L is the longest tokenised text of the call, at most ``model.max_length``; the network trims each
 batch to its own longest row. The tokenizer comes from the base model's directory, which the JSON
@@ -26,7 +30,8 @@ import torch
 from traincraft.errors import BundleError, DataError, RecipeError, SchemaError
 from traincraft.features._common import check_fitted, check_kind, missing_mask
 from traincraft.features.table import EncodedTable, TableEncoder, _attr, _schema_columns
-from traincraft.models.pretrained import pretrained_dir, check_pretrained_dir, load_hf_tokenizer, resolve_pretrained
+from traincraft.features.pretrained_image import PretrainedImageEncoder
+from traincraft.models.pretrained import pretrained_dir, check_pretrained_dir, default_lora_targets_for, load_hf_tokenizer, resolve_pretrained
 from traincraft.recipe import ModelConfig
 from traincraft.recipe._finetune import resolve_layers
 
@@ -105,8 +110,9 @@ class PretrainedTextEncoder:
 
 
 class PretrainedTableEncoder:
-    """Text feature columns through the base model's tokenizer; numeric, boolean, datetime and
-    categorical ones through a :class:`TableEncoder` (fitted on the training split only)."""
+    """Text feature columns through the base model's tokenizer (or image columns through its image
+    processor); numeric, boolean, datetime and categorical ones through a :class:`TableEncoder`
+    (fitted on the training split only)."""
 
     type = "pretrained_table"
 
@@ -120,8 +126,10 @@ class PretrainedTableEncoder:
         pooling: str,
         lora: dict[str, Any] | None,
         layers: str = "last",
+        image: list[PretrainedImageEncoder] | None = None,
     ) -> None:
         self.text = list(text)
+        self.image = list(image or [])
         self.rest = rest
         self._columns = list(columns)
         self.tune = tune
@@ -131,13 +139,18 @@ class PretrainedTableEncoder:
 
     @property
     def pretrained(self) -> dict[str, Any]:
-        """The base model reference ``{"name", "path", "sha256"}`` (shared by every text column)."""
-        return dict(self.text[0].pretrained)
+        """The base model reference ``{"name", "path", "sha256"}`` (shared by every text or image column)."""
+        return dict((self.text or self.image)[0].pretrained)
+
+    @property
+    def modality(self) -> str:
+        """What the base model reads: ``text`` or ``image``."""
+        return "image" if self.image else "text"
 
     @property
     def encoders(self) -> list[Any]:
-        """Every column encoder, text ones first."""
-        return [*self.text, *(self.rest.encoders if self.rest is not None else [])]
+        """Every column encoder, the base model's ones first."""
+        return [*self.text, *self.image, *(self.rest.encoders if self.rest is not None else [])]
 
     # --- fitting ------------------------------------------------------------------------------------
     @classmethod
@@ -148,35 +161,46 @@ class PretrainedTableEncoder:
         features = [c for c in _schema_columns(schema) if _attr(c, "role") == "feature"]
         text = [c for c in features if _attr(c, "type") == "text"]
         images = [str(_attr(c, "name")) for c in features if _attr(c, "type") == "image"]
-        if not text:
+        if not text and not images:
             kinds = ", ".join(f"{_attr(c, 'name')} ({_attr(c, 'type')})" for c in features[:20])
             raise SchemaError(
-                f"model.pretrained is set to '{config.pretrained}', a text encoder, but no feature column is text "
-                f"(features: {kinds}). Mark the text column (data.columns.<name>.type: text) or drop model.pretrained."
+                f"model.pretrained is set to '{config.pretrained}', a pretrained encoder for text or image columns, but no "
+                f"feature column is text or an image (features: {kinds}). Mark the column (data.columns.<name>.type: "
+                "text or image) or drop model.pretrained."
             )
-        if images:
+        if text and images:
             raise SchemaError(
-                f"model.pretrained encodes text, but the features include image columns ({', '.join(images)}); a "
-                "pretrained text model takes text, numeric, boolean, datetime and categorical columns. Drop the image "
-                "columns (data.columns.<name>.role: ignore) or train without model.pretrained."
+                f"model.pretrained ('{config.pretrained}') is one base model, for text or for images, but the features "
+                f"include text columns ({', '.join(str(_attr(c, 'name')) for c in text)}) and image columns "
+                f"({', '.join(images)}). Keep one kind (data.columns.<name>.role: ignore for the others), or train "
+                "without model.pretrained (the from-scratch network takes both)."
             )
         if len(df_train) == 0:
             raise DataError("The training split is empty; the encoders cannot be fitted. Check the data and the split.")
-        ref = resolve_pretrained(config.pretrained)
+        modality = "image" if images else "text"
+        ref = resolve_pretrained(config.pretrained, modality=modality)
         reference = ref.to_json()
         names = [str(_attr(c, "name")) for c in features]
         missing = [n for n in names if n not in df_train.columns]
         if missing:
             raise SchemaError(f"The data lacks the feature column(s) {', '.join(missing)}. Columns present: {', '.join(map(str, df_train.columns))}.")
+        lora = config.lora.model_dump(mode="json") if config.tune == "lora" else None
+        if lora is not None and "target_modules" not in config.lora.model_fields_set:
+            lora["target_modules"] = default_lora_targets_for(ref.path, modality=modality)  # the architecture's own names
+        layers = resolve_layers(config.layers, config.tune)
+        kept = [c for c in features if _attr(c, "type") not in ("text", "image")]
+        rest = TableEncoder.fit(df_train, {"columns": kept}, config) if kept else None
+        if modality == "image":
+            if "max_length" in config.model_fields_set:
+                log.warning("model.max_length is ignored: it limits texts, and the pretrained model here reads images.")
+            image_encoders = [PretrainedImageEncoder(name, reference).fit(df_train[name]) for name in images]
+            log.info("Image columns %s are processed for %s (%s).", ", ".join(images), ref.name, ref.path)
+            return cls([], rest, columns=names, tune=config.tune, pooling=config.pooling, lora=lora, layers=layers, image=image_encoders)
         text_encoders = [
             PretrainedTextEncoder(str(_attr(c, "name")), reference, config.max_length).fit(df_train[str(_attr(c, "name"))])
             for c in text
         ]
-        others = [c for c in features if _attr(c, "type") != "text"]
-        rest = TableEncoder.fit(df_train, {"columns": others}, config) if others else None
-        lora = config.lora.model_dump(mode="json") if config.tune == "lora" else None
         log.info("Text columns %s are tokenised by %s (%s).", ", ".join(e.name for e in text_encoders), ref.name, ref.path)
-        layers = resolve_layers(config.layers, config.tune)
         return cls(text_encoders, rest, columns=names, tune=config.tune, pooling=config.pooling, lora=lora, layers=layers)
 
     # --- what it needs and gives ---------------------------------------------------------------------
@@ -192,6 +216,21 @@ class PretrainedTableEncoder:
     def model_spec(self) -> dict[str, Any]:
         """JSON description of the network, for :func:`traincraft.models.build_model` (``kind: pretrained``)."""
         rest = self.rest.model_spec() if self.rest is not None else {"dense_dim": 0, "categorical": []}
+        if self.image:
+            return {
+                "kind": "pretrained_image",
+                "pretrained": self.pretrained,
+                "tune": self.tune,
+                "pooling": self.pooling,
+                "layers": self.layers,
+                "lora": self.lora,
+                "image": [
+                    {"name": enc.name, "channels": enc.shape[0], "height": enc.shape[1], "width": enc.shape[2]}  # type: ignore[index]
+                    for enc in self.image
+                ],
+                "dense_dim": rest["dense_dim"],
+                "categorical": rest["categorical"],
+            }
         return {
             "kind": "pretrained",
             "pretrained": self.pretrained,
@@ -222,6 +261,8 @@ class PretrainedTableEncoder:
             ids, mask = enc.transform(df[enc.name], strict=strict)  # (N, L), (N, L)
             out[f"input_ids:{enc.name}"] = torch.from_numpy(ids)
             out[f"attention_mask:{enc.name}"] = torch.from_numpy(mask)
+        for image in self.image:
+            out[f"pixel_values:{image.name}"] = torch.from_numpy(image.transform(df[image.name], strict=strict))  # (N, C, H, W)
         if self.rest is not None:
             out.update(self.rest.transform(df, strict=strict))
         return out
@@ -237,6 +278,7 @@ class PretrainedTableEncoder:
             "layers": self.layers,
             "lora": self.lora,
             "text": [enc.to_json() for enc in self.text],
+            "image": [enc.to_json() for enc in self.image],
             "rest": self.rest.to_json() if self.rest is not None else None,
         }
 
@@ -258,10 +300,12 @@ class PretrainedTableEncoder:
             pooling=d["pooling"],
             lora=d.get("lora"),
             layers=d.get("layers", "last"),  # bundles written before model.layers pooled the top layer
+            image=[PretrainedImageEncoder.from_json(im) for im in d.get("image", [])],  # absent: a text model
         )
 
     def __repr__(self) -> str:
-        return f"PretrainedTableEncoder(text={[e.name for e in self.text]}, base={self.pretrained['name']!r}, tune={self.tune!r})"
+        columns = f"image={[e.name for e in self.image]}" if self.image else f"text={[e.name for e in self.text]}"
+        return f"PretrainedTableEncoder({columns}, base={self.pretrained['name']!r}, tune={self.tune!r})"
 
 
 def fit_encoder(df_train: pd.DataFrame, schema: Any, model_config: ModelConfig | dict | None = None) -> TableEncoder | PretrainedTableEncoder:

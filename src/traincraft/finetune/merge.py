@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from traincraft.errors import BundleError
-from traincraft.models.pretrained import PretrainedTextNet
+from traincraft.models.pretrained import PretrainedNet
 from traincraft.serving.bundle import BUNDLE_JSON, WEIGHTS_FILE, read_bundle, save_bundle
 
 __all__ = ["merge_bundle"]
@@ -34,7 +34,7 @@ def merge_bundle(src: str | Path, dst: str | Path, *, overwrite: bool = False) -
     """
     contents = read_bundle(src)
     model = contents.model
-    if not isinstance(model, PretrainedTextNet):
+    if not isinstance(model, PretrainedNet):
         raise BundleError(
             f"{contents.path} holds a {type(model).__name__}, not a fine-tuned pretrained encoder; --merge applies "
             "to bundles trained with model.tune: lora (or head)."

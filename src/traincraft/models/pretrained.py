@@ -1,5 +1,9 @@
 """PretrainedTextNet: a Hugging Face encoder from a local directory for the text columns, into an MLP head.
 
+:class:`PretrainedNet` holds what it shares with the image network
+(:mod:`traincraft.models.pretrained_image`): the base model found and checked, LoRA, the head and
+the state dict without the base weights; this module also finds and checks base-model directories.
+
 Built from the JSON ``spec`` that :meth:`traincraft.features.pretrained_text.PretrainedTableEncoder.model_spec`
 writes::
 
@@ -54,7 +58,13 @@ __all__ = [
     "resolve_pretrained",
     "weights_sha256",
     "INFERENCE_CHUNK",
+    "MODALITIES",
+    "PretrainedNet",
     "TUNE_MODES",
+    "adaptable_layers",
+    "default_lora_targets",
+    "default_lora_targets_for",
+    "load_hf_image_processor",
     "POOLINGS",
     "POOLED_LAYERS",
 ]
@@ -70,6 +80,12 @@ _EXPECTED = (
     "a Hugging Face model directory: config.json, the weights as model.safetensors (or safetensors shards), "
     "and tokenizer files (tokenizer.json or vocab.txt)"
 )
+_EXPECTED_IMAGE = (
+    "a Hugging Face vision model directory (ViT, ConvNeXt, ResNet ...): config.json, the weights as "
+    "model.safetensors (or safetensors shards), and the image processor's preprocessor_config.json"
+)
+MODALITIES = ("text", "image")
+PROCESSOR_FILE = "preprocessor_config.json"
 _LAYER_INDEX = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)\.")
 _HASH_CHUNK = 1 << 20
 INFERENCE_CHUNK = 64  # texts per encoder pass without gradients; sorted by length (see encode_text)
@@ -117,10 +133,13 @@ def _known_path(name: str) -> Path:
     raise RecipeError(f"Unknown pretrained name {name!r}; known: {', '.join(KNOWN_PRETRAINED)}.")
 
 
-def resolve_pretrained(name: str | os.PathLike, *, base_dir: str | os.PathLike | None = None) -> PretrainedRef:
+def resolve_pretrained(
+    name: str | os.PathLike, *, base_dir: str | os.PathLike | None = None, modality: str = "text"
+) -> PretrainedRef:
     """The directory of ``model.pretrained``: a known name (``minilm``) or a path (relative to ``base_dir``).
 
-    The directory is checked (:func:`check_pretrained_dir`); nothing is downloaded.
+    The directory is checked for a ``modality`` (text or image) model (:func:`check_pretrained_dir`);
+    nothing is downloaded.
     """
     text = str(name)
     if text in KNOWN_PRETRAINED:
@@ -134,11 +153,11 @@ def resolve_pretrained(name: str | os.PathLike, *, base_dir: str | os.PathLike |
 
             raise RecipeError(
                 f"model.pretrained is {text!r}: there is no directory {path.resolve()} and it is not a known name "
-                f"(known: {', '.join(KNOWN_PRETRAINED)}). Nothing is downloaded; point it at {_EXPECTED}."
+                f"(known: {', '.join(KNOWN_PRETRAINED)}). Nothing is downloaded; point it at {_expected(modality)}."
                 f"{did_you_mean(text, KNOWN_PRETRAINED)}"
             )
     path = path.resolve()
-    check_pretrained_dir(path)
+    check_pretrained_dir(path, modality=modality)
     return PretrainedRef(name=text, path=path)
 
 
@@ -146,22 +165,33 @@ def _weight_files(path: Path) -> list[Path]:
     return sorted(p for p in path.glob("*.safetensors") if p.is_file())
 
 
-def check_pretrained_dir(path: str | os.PathLike) -> None:
-    """Refuse a directory that is not a whole Hugging Face model, naming the path and what it lacks."""
+def _expected(modality: str) -> str:
+    return _EXPECTED_IMAGE if modality == "image" else _EXPECTED
+
+
+def check_pretrained_dir(path: str | os.PathLike, *, modality: str = "text") -> None:
+    """Refuse a directory that is not a whole Hugging Face model, naming the path and what it lacks.
+
+    A ``text`` model needs tokenizer files; an ``image`` model its image processor's
+    preprocessor_config.json (how images are resized and normalised for it).
+    """
+    if modality not in MODALITIES:
+        raise ValueError(f"modality must be one of {', '.join(MODALITIES)}; got {modality!r}.")
     path = Path(path)
+    expected = _expected(modality)
     if not path.exists():
-        raise RecipeError(f"The pretrained model directory {path} does not exist. Expected {_EXPECTED}.")
+        raise RecipeError(f"The pretrained model directory {path} does not exist. Expected {expected}.")
     if not path.is_dir():
-        raise RecipeError(f"The pretrained model path {path} is a file, not a directory. Expected {_EXPECTED}.")
+        raise RecipeError(f"The pretrained model path {path} is a file, not a directory. Expected {expected}.")
     config = path / "config.json"
     if not config.is_file():
-        raise RecipeError(f"The pretrained model directory {path} has no config.json. Expected {_EXPECTED}.")
+        raise RecipeError(f"The pretrained model directory {path} has no config.json. Expected {expected}.")
     try:
         parsed = json.loads(config.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RecipeError(f"{config} is not valid JSON ({exc}); the pretrained model directory {path} is corrupt.") from None
     if not isinstance(parsed, dict) or "model_type" not in parsed:
-        raise RecipeError(f"{config} has no 'model_type'; it is not a Hugging Face model config. Expected {_EXPECTED}.")
+        raise RecipeError(f"{config} has no 'model_type'; it is not a Hugging Face model config. Expected {expected}.")
     if not _weight_files(path):
         pickled = [p.name for p in path.glob("*.bin")] + [p.name for p in path.glob("*.pt")]
         why = (
@@ -170,11 +200,23 @@ def check_pretrained_dir(path: str | os.PathLike) -> None:
             if pickled
             else ""
         )
-        raise RecipeError(f"The pretrained model directory {path} has no *.safetensors weights.{why} Expected {_EXPECTED}.")
+        raise RecipeError(f"The pretrained model directory {path} has no *.safetensors weights.{why} Expected {expected}.")
+    if modality == "image":
+        processor = path / PROCESSOR_FILE
+        if not processor.is_file():
+            raise RecipeError(
+                f"The pretrained model directory {path} has no {PROCESSOR_FILE}, which says how images are resized and "
+                f"normalised for this model. Expected {expected}."
+            )
+        try:
+            json.loads(processor.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RecipeError(f"{processor} is not valid JSON ({exc}); the pretrained model directory {path} is corrupt.") from None
+        return
     if not any((path / name).is_file() for name in _TOKENIZER_FILES):
         raise RecipeError(
             f"The pretrained model directory {path} has no tokenizer files (one of {', '.join(_TOKENIZER_FILES)}). "
-            f"Expected {_EXPECTED}."
+            f"Expected {expected}."
         )
 
 
@@ -212,7 +254,7 @@ def pretrained_dir(pretrained: dict[str, Any]) -> Path:
     return Path(pretrained.get("path") or name)
 
 
-def load_hf_encoder(path: str | os.PathLike) -> nn.Module:
+def load_hf_encoder(path: str | os.PathLike, *, modality: str = "text") -> nn.Module:
     """``AutoModel`` from a local directory, offline, in float32; a corrupt directory is an error naming it."""
     transformers = _transformers()
     try:
@@ -220,9 +262,21 @@ def load_hf_encoder(path: str | os.PathLike) -> nn.Module:
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
         raise RecipeError(
             f"Could not load the pretrained model in {path} ({type(exc).__name__}: {str(exc).strip()[:300]}). "
-            f"Expected {_EXPECTED}; the files may be corrupt or from another model."
+            f"Expected {_expected(modality)}; the files may be corrupt or from another model."
         ) from None
     return model.float()
+
+
+def load_hf_image_processor(path: str | os.PathLike) -> Any:
+    """``AutoImageProcessor`` from a local directory, offline, on Pillow (torchvision is not needed)."""
+    transformers = _transformers()
+    try:
+        return transformers.AutoImageProcessor.from_pretrained(str(path), local_files_only=True, backend="pil")
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError, ImportError) as exc:
+        raise RecipeError(
+            f"Could not load the image processor in {path} ({type(exc).__name__}: {str(exc).strip()[:300]}). "
+            f"Expected {_EXPECTED_IMAGE}."
+        ) from None
 
 
 def load_hf_tokenizer(path: str | os.PathLike) -> Any:
@@ -239,11 +293,52 @@ def load_hf_tokenizer(path: str | os.PathLike) -> Any:
     return tokenizer
 
 
+# --- LoRA targets --------------------------------------------------------------------------------------
+_ADAPTABLE = (nn.Linear, nn.Conv2d)  # the layer types peft's LoRA adapts
+_ATTENTION_TARGETS = (("query", "value"), ("q_proj", "v_proj"), ("q", "v"), ("q_lin", "v_lin"), ("qkv",), ("query_key_value",))
+
+
+def adaptable_layers(model: nn.Module) -> list[str]:
+    """The names (last component) of ``model``'s linear and 2-d convolution layers, sorted: what LoRA can adapt."""
+    return sorted({name.rsplit(".", 1)[-1] for name, m in model.named_modules() if isinstance(m, _ADAPTABLE) and name})
+
+
+def default_lora_targets(model: nn.Module) -> list[str]:
+    """LoRA's targets when the recipe leaves ``model.lora.target_modules`` at its default.
+
+    The attention's query and value projections under the architecture's own names (BERT and ViT
+    before transformers 5: query / value; ViT in transformers 5, Llama: q_proj / v_proj); a network
+    without attention (ConvNeXt, ResNet) gets every linear layer, or, having none, every convolution.
+    """
+    names = set(adaptable_layers(model))
+    for pair in _ATTENTION_TARGETS:
+        if set(pair) <= names:
+            return list(pair)
+    linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear) and n})
+    return linear or sorted(names)
+
+
+def default_lora_targets_for(path: str | os.PathLike, *, modality: str = "text") -> list[str]:
+    """:func:`default_lora_targets` of the model in ``path``, built from its config.json alone (on the meta
+    device: no weights are read or allocated)."""
+    transformers = _transformers()
+    try:
+        config = transformers.AutoConfig.from_pretrained(str(path), local_files_only=True)
+        with torch.device("meta"):
+            skeleton = transformers.AutoModel.from_config(config)
+    except (OSError, ValueError, KeyError, RuntimeError, TypeError) as exc:
+        raise RecipeError(
+            f"Could not read the model architecture in {path} ({type(exc).__name__}: {str(exc).strip()[:300]}). "
+            f"Expected {_expected(modality)}."
+        ) from None
+    return default_lora_targets(skeleton)
+
+
 # --- the network ------------------------------------------------------------------------------------
-def _check_spec(spec: Any) -> None:
-    if not isinstance(spec, dict) or spec.get("kind") != "pretrained":
-        raise BundleError(f"A pretrained model spec is a dict with \"kind\": \"pretrained\"; got {spec!r:.200}.")
-    lacking = [k for k in ("pretrained", "tune", "pooling", "text", "dense_dim") if k not in spec]
+def _check_spec(spec: Any, kind: str, columns: str) -> None:
+    if not isinstance(spec, dict) or spec.get("kind") != kind:
+        raise BundleError(f"A pretrained model spec is a dict with \"kind\": \"{kind}\"; got {spec!r:.200}.")
+    lacking = [k for k in ("pretrained", "tune", "pooling", columns, "dense_dim") if k not in spec]
     if lacking:
         raise BundleError(f"The pretrained model spec lacks {', '.join(lacking)}: {spec!r:.200}.")
     if spec["tune"] not in TUNE_MODES:
@@ -252,18 +347,25 @@ def _check_spec(spec: Any) -> None:
         raise BundleError(f"The pretrained model spec has pooling {spec['pooling']!r}; allowed: {', '.join(POOLINGS)}.")
     if spec.get("layers", "last") not in POOLED_LAYERS:
         raise BundleError(f"The pretrained model spec has layers {spec['layers']!r}; allowed: {', '.join(POOLED_LAYERS)}.")
-    if not spec["text"]:
-        raise SchemaError("A pretrained text model needs at least one text column; the spec lists none.")
+    if not spec[columns]:
+        raise SchemaError(f"A pretrained {columns} model needs at least one {columns} column; the spec lists none.")
     if spec["tune"] == "lora" and not isinstance(spec.get("lora"), dict):
         raise BundleError("The pretrained model spec has tune 'lora' but no 'lora' settings (rank, alpha, dropout, target_modules).")
 
 
-class PretrainedTextNet(nn.Module):
-    """``forward(batch) -> (B, out_dim)``: pooled encoder vectors of each text column (+ other features) into a head."""
+class PretrainedNet(nn.Module):
+    """What every pretrained network shares: the base model found and checked (sha256), frozen or
+    wrapped in LoRA adapters, the other feature columns, the head, and a state dict without the base
+    weights it does not own. :class:`PretrainedTextNet` and
+    :class:`~traincraft.models.pretrained_image.PretrainedImageNet` say how their columns are encoded."""
+
+    kind = "pretrained"
+    modality = "text"
+    columns_key = "text"  # the spec's list of the columns the encoder reads
 
     def __init__(self, spec: dict[str, Any], config: ModelConfig | dict | None, out_dim: int) -> None:
         super().__init__()
-        _check_spec(spec)
+        _check_spec(spec, self.kind, self.columns_key)
         config = config if isinstance(config, ModelConfig) else ModelConfig.model_validate(config or {})
         if out_dim < 1:
             raise BundleError(f"out_dim must be at least 1, got {out_dim}.")
@@ -271,7 +373,7 @@ class PretrainedTextNet(nn.Module):
         expected = ref.get("sha256")
         try:
             path = pretrained_dir(ref)
-            check_pretrained_dir(path)
+            check_pretrained_dir(path, modality=self.modality)
         except RecipeError as exc:
             if not expected:
                 raise
@@ -291,22 +393,21 @@ class PretrainedTextNet(nn.Module):
         self.tune: str = spec["tune"]
         self.pooling: str = spec["pooling"]
         self.layers: str = spec.get("layers", "last")
-        self.text_names = [t["name"] for t in spec["text"]]
+        self.column_names = [c["name"] for c in spec[self.columns_key]]
         self.dense_dim = int(spec.get("dense_dim", 0))
         self.categorical_names = [c["name"] for c in spec.get("categorical", [])]
         self.lora_settings = dict(spec["lora"]) if self.tune == "lora" else None
         self.layer_decay = config.layer_decay
 
-        base = load_hf_encoder(path)
-        self.hidden_size = int(base.config.hidden_size)
+        base = load_hf_encoder(path, modality=self.modality)
         self.num_layers = int(getattr(base.config, "num_hidden_layers", 0) or 0)
-        self.pooled_size = self.hidden_size * (self.num_layers + 1 if self.layers == "all" else 1)  # one text's vector
+        self.pooled_size = self._pooled_width(base, spec)  # one column's vector
         if self.tune in ("head", "lora"):
             base.requires_grad_(False)
         self.encoder = self._with_lora(base) if self.tune == "lora" else base
         self.categorical = nn.ModuleList(nn.Embedding(c["cardinality"], c["dim"]) for c in spec.get("categorical", []))
 
-        width = self.pooled_size * len(self.text_names) + self.dense_dim + sum(e.embedding_dim for e in self.categorical)
+        width = self.pooled_size * len(self.column_names) + self.dense_dim + sum(e.embedding_dim for e in self.categorical)
         self.in_dim = width
         layers: list[nn.Module] = []
         for hidden in config.hidden:
@@ -321,16 +422,39 @@ class PretrainedTextNet(nn.Module):
         if self.tune == "head":
             self.encoder.eval()
 
+    def _pooled_width(self, base: nn.Module, spec: dict[str, Any]) -> int:
+        """The width of one column's pooled vector from the (unwrapped) base model."""
+        raise NotImplementedError
+
+    @property
+    def encoder_keys(self) -> list[str]:
+        """The batch keys the base model reads (the rest goes to the head as it is)."""
+        raise NotImplementedError
+
+    @property
+    def input_keys(self) -> list[str]:
+        """Every batch key the network reads, in the order an ONNX export takes them."""
+        keys = self.encoder_keys
+        keys += ["dense"] if self.dense_dim else []
+        keys += ["categorical"] if self.categorical_names else []
+        return keys
+
+    def pooled(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``{"pooled:<col>": (B, pooled_size)}`` for each encoded column: what head-only tuning caches."""
+        raise NotImplementedError
+
     def _with_lora(self, base: nn.Module) -> nn.Module:
         peft = _peft()
         settings = self.lora_settings or {}
         targets = list(settings["target_modules"])
-        linear = sorted({name.rsplit(".", 1)[-1] for name, m in base.named_modules() if isinstance(m, nn.Linear)})
-        missing = [t for t in targets if t not in linear]
+        adaptable = adaptable_layers(base)
+        missing = [t for t in targets if t not in adaptable]
         if missing:
             raise RecipeError(
                 f"model.lora.target_modules names {', '.join(missing)}, which the base model "
-                f"({type(base).__name__}) has no linear layer called. Its linear layers: {', '.join(linear)}."
+                f"({type(base).__name__}) has no linear or convolution layer called. Its adaptable layers: "
+                f"{', '.join(adaptable) or 'none'}; for this model the default would be "
+                f"[{', '.join(default_lora_targets(base))}]."
             )
         lora = peft.LoraConfig(
             r=int(settings["rank"]),
@@ -358,17 +482,14 @@ class PretrainedTextNet(nn.Module):
         """The Hugging Face model under the adapters (the encoder itself without LoRA)."""
         return self.encoder.get_base_model() if self.tune == "lora" else self.encoder
 
-    @property
-    def input_keys(self) -> list[str]:
-        keys = [k for name in self.text_names for k in (f"input_ids:{name}", f"attention_mask:{name}")]
-        keys += ["dense"] if self.dense_dim else []
-        keys += ["categorical"] if self.categorical_names else []
-        return keys
-
-    def train(self, mode: bool = True) -> PretrainedTextNet:
+    def train(self, mode: bool = True) -> PretrainedNet:
         super().train(mode)
         if self.tune == "head":
             self.encoder.eval()  # a frozen encoder gives the same vectors as the cached ones: no dropout
+        elif self.tune == "lora":
+            for module in self.encoder.modules():  # frozen batch statistics stay the base model's (not in the bundle)
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
         return self
 
     def set_grad_checkpointing(self, enabled: bool) -> None:
@@ -432,6 +553,53 @@ class PretrainedTextNet(nn.Module):
                 "Encode the data with the pretrained table encoder the model was built from."
             ) from None
 
+    def _head(self, parts: list[torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        if self.dense_dim:
+            parts.append(self._input(batch, "dense"))  # (B, D)
+        if self.categorical_names:
+            codes = self._input(batch, "categorical")  # (B, K)
+            for j, embedding in enumerate(self.categorical):
+                parts.append(embedding(codes[:, j]))  # (B, d_j)
+        h = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]  # (B, in_dim)
+        return self.head(h)  # (B, out_dim)
+
+    # --- LoRA → full weights -----------------------------------------------------------------------------
+    def merge_adapters(self) -> None:
+        """Fold the LoRA updates into the encoder's weights (``W + alpha / r * B @ A``); afterwards ``tune`` is full.
+
+        A head-only network becomes full too: its ``state_dict`` then holds the encoder's weights.
+        """
+        if self.tune == "lora":
+            self.encoder = self.encoder.merge_and_unload()
+        self.tune = "full"
+        self.lora_settings = None
+        self.encoder.requires_grad_(True)
+        self._external = frozenset()
+
+    def spec_changes(self) -> dict[str, Any]:
+        """The spec fields that describe this network now (after :meth:`merge_adapters`)."""
+        return {"tune": self.tune, "lora": self.lora_settings}
+
+
+class PretrainedTextNet(PretrainedNet):
+    """``forward(batch) -> (B, out_dim)``: pooled encoder vectors of each text column (+ other features) into a head."""
+
+    kind = "pretrained"
+    modality = "text"
+    columns_key = "text"
+
+    def _pooled_width(self, base: nn.Module, spec: dict[str, Any]) -> int:
+        self.hidden_size = int(base.config.hidden_size)
+        return self.hidden_size * (self.num_layers + 1 if self.layers == "all" else 1)
+
+    @property
+    def text_names(self) -> list[str]:
+        return self.column_names
+
+    @property
+    def encoder_keys(self) -> list[str]:
+        return [k for name in self.text_names for k in (f"input_ids:{name}", f"attention_mask:{name}")]
+
     def _pool(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.pooling == "cls":
             return hidden[:, 0].float()  # (B, H)
@@ -492,40 +660,13 @@ class PretrainedTextNet(nn.Module):
             parts.append(self._encode(ids, self._input(batch, f"attention_mask:{name}"), ids.shape[1]))  # (B, pooled_size)
         return self._head(parts, batch)  # (B, out_dim)
 
-    def _head(self, parts: list[torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        if self.dense_dim:
-            parts.append(self._input(batch, "dense"))  # (B, D)
-        if self.categorical_names:
-            codes = self._input(batch, "categorical")  # (B, K)
-            for j, embedding in enumerate(self.categorical):
-                parts.append(embedding(codes[:, j]))  # (B, d_j)
-        h = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]  # (B, in_dim)
-        return self.head(h)  # (B, out_dim)
 
-    # --- LoRA → full weights -----------------------------------------------------------------------------
-    def merge_adapters(self) -> None:
-        """Fold the LoRA updates into the encoder's weights (``W + alpha / r * B @ A``); afterwards ``tune`` is full.
-
-        A head-only network becomes full too: its ``state_dict`` then holds the encoder's weights.
-        """
-        if self.tune == "lora":
-            self.encoder = self.encoder.merge_and_unload()
-        self.tune = "full"
-        self.lora_settings = None
-        self.encoder.requires_grad_(True)
-        self._external = frozenset()
-
-    def spec_changes(self) -> dict[str, Any]:
-        """The spec fields that describe this network now (after :meth:`merge_adapters`)."""
-        return {"tune": self.tune, "lora": self.lora_settings}
-
-
-def _drop_external(module: PretrainedTextNet, state_dict: dict[str, Any], prefix: str, local_metadata: Any) -> None:
+def _drop_external(module: PretrainedNet, state_dict: dict[str, Any], prefix: str, local_metadata: Any) -> None:
     for key in module._external:
         state_dict.pop(prefix + key, None)
 
 
-def _allow_missing_external(module: PretrainedTextNet, incompatible: Any) -> None:
+def _allow_missing_external(module: PretrainedNet, incompatible: Any) -> None:
     external = module._external
     if not external:
         return

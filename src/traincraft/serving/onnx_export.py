@@ -5,7 +5,8 @@ Only the network goes to ONNX; the encoders stay in Python / numpy and are read 
 
     model.onnx    the network: one input per encoded tensor (``dense``, ``categorical``,
                   ``text:<col>``, ``text_w:<col>``, ``image:<col>``, or for a pretrained encoder
-                  ``input_ids:<col>``, ``attention_mask:<col>``), output ``logits`` (B, out_dim)
+                  ``input_ids:<col>``, ``attention_mask:<col>`` / ``pixel_values:<col>``), output
+                  ``logits`` (B, out_dim)
     onnx.json     the input names, opset, exporter, the file's sha256, and the parity with torch
                   measured right after the export
     bundle.json   a copy of the bundle's metadata (when the target is not the bundle itself)
@@ -19,7 +20,8 @@ base model's weights go into ``model.onnx`` with the adapters and head (about 90
 all-MiniLM-L6-v2), so the ONNX runtime needs no base model directory; the tokenizer stays in
 Python. The graph runs each batch at its padded width (:meth:`PretrainedTextNet.forward_padded`);
 :class:`OnnxPredictor` sorts rows by length and trims each batch of :data:`INFERENCE_CHUNK`
-texts to its longest, as the torch network does.
+texts to its longest, as the torch network does. A pretrained image network exports the same way
+(base model inside, the image processor in Python), with one fixed image size.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ OUTPUT_NAME = "logits"
 EXPORT_BATCH = 3  # rows in the example inputs; not 0 or 1, which torch.export would specialise on
 EXPORT_TOKENS = 5  # tokens per text in the example inputs; differs from EXPORT_BATCH so the two stay separate dims
 EXPORT_TOLERANCE = 1e-4  # largest |torch - onnx| logit accepted right after export; float32 rounding is ~1e-6
-EXPORTABLE = ("tabular", "pretrained")  # model kinds export_onnx takes
+EXPORTABLE = ("tabular", "pretrained", "pretrained_image")  # model kinds export_onnx takes
 TOKEN_KEYS = ("input_ids:", "attention_mask:")  # a pretrained encoder's inputs, (B, L) each
 GATHER_BUDGET = 1 << 24  # floats in one text gather (rows x tokens x dim, 64 MiB); bounds the ONNX batch for text models
 
@@ -136,6 +138,11 @@ def example_inputs(
             mask[0, -2:] = 0  # right padding in one row, so the mask is exercised
             x[f"attention_mask:{t['name']}"] = mask
         return x
+    if spec.get("kind") == "pretrained_image":
+        for im in spec["image"]:
+            shape = (rows, int(im["channels"]), int(im["height"]), int(im["width"]))
+            x[f"pixel_values:{im['name']}"] = torch.randn(*shape, generator=gen)  # (B, C, H, W)
+        return x
     for t in spec.get("text", []):
         ids = torch.randint(0, t["buckets"] + 1, (rows, tokens), generator=gen)  # (B, L), 0 = padding
         ids[0, -1] = 0  # one padding slot, so the mask is exercised
@@ -177,7 +184,7 @@ def export_onnx(
     if kind not in EXPORTABLE:
         raise BundleError(
             f"ONNX export covers traincraft's tabular network (numbers, categories, hashed text, images) and pretrained "
-            f"text encoders; the model in {contents.path} is a {kind!r} network. Serve it with the torch runtime "
+            f"text and image encoders; the model in {contents.path} is a {kind!r} network. Serve it with the torch runtime "
             f"(traincraft serve {contents.path})."
         )
     target = Path(out_dir) if out_dir is not None else contents.path
