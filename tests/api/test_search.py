@@ -139,3 +139,5 @@ def test_cross_validated_trials_score_the_mean_over_folds(tmp_path, test_reads) 
     assert not (held[0] & held[1] or held[0] & held[2] or held[1] & held[2])  # each row is held out by one fold
     assert sum(map(len, held)) == 1797 - 268  # the training and validation rows, all of them
     assert test_reads == [268] and result["final"]["reproduces_best_trial"] is None  # the final run reads the test split once
+    again = tc.search(_recipe(tmp_path, trials=1, folds=3, include_recipe=False), runs_dir=tmp_path / "runs", resume=result["search_dir"])
+    assert again["final"] == result["final"] and test_reads == [268]  # resuming a finished search reads the test split no more

@@ -187,9 +187,11 @@ def search(
         if not saved.exists():
             raise RecipeError(f"{folder} is not a search folder (no {SEARCH_FILE}); start a new search without resume.")
         before = json.loads(saved.read_text(encoding="utf-8"))
+        earlier_final = before.get("final")
         if before.get("settings") != jsonable(settings):
             raise RecipeError(f"The search in {folder} was started with other settings (space, method, trials or seed); start a new search.")
     else:
+        earlier_final = None
         stem = name or base.name or (Path(base.data.source.rpartition(":")[2]).stem if base.data.source else "frame")
         folder = new_run_dir(runs_dir, f"{stem}-search").root
     header = {"status": "running", "method": base.search.method, "settings": jsonable(settings)}
@@ -279,7 +281,10 @@ def search(
         "settings": jsonable(settings),
         "space": list(base.search.space),
     }
-    if base.search.final:
+    if base.search.final and earlier_final and earlier_final.get("trial") == best["trial"] and Path(earlier_final["run_dir"], "run.json").exists():
+        log.info("search: the final run of trial-%03d's settings is already done: %s (the test split is not read again)", best["trial"], earlier_final["run_dir"])
+        result["final"] = earlier_final
+    elif base.search.final:
         log.info("search: the final run trains trial-%03d's settings and reads the test split once", best["trial"])
         final_run = train(
             frame if frame is not None else best_cfg,
@@ -290,6 +295,7 @@ def search(
         )
         reproduced = final_run.metrics["validation"].get(metric)
         result["final"] = {
+            "trial": best["trial"],
             "run_dir": str(final_run.run_dir),
             "bundle": str(final_run.bundle_dir),
             "validation": final_run.metrics["validation"],

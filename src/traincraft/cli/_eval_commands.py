@@ -138,21 +138,21 @@ def search(
         for header in headers:
             table.add_column(header, no_wrap=True)
         table.add_column(r["metric"], justify="right", no_wrap=True)
-        table.add_column("epochs", justify="right")
-        table.add_column("s", justify="right")
+        table.add_column("epochs", justify="right", no_wrap=True)
         rank = {t: i + 1 for i, t in enumerate(r["ranking"])}
         for t in sorted(r["trials"], key=lambda t: rank.get(t["trial"], len(rank) + 1)):  # best first
             values = [_setting(t["values"][p]) for p in paths]
             trial = f"{t['trial']}*" if not t["settings"] else str(t["trial"])
             if t["status"] != "finished":
-                table.add_row(trial, *values, "[red]failed[/]", "—", _fmt(t.get("seconds")))
+                table.add_row(trial, *values, "[red]failed[/]", "—")
                 continue
-            score = _fmt(t["value"]) + (f" ± {t['std']:.4f}" if t.get("std") is not None else "")  # ± the spread over folds
-            table.add_row(trial, *values, score, _fmt(t["epochs"]) if isinstance(t["epochs"], int) else f"{t['epochs']:.1f}", f"{t['seconds']:.1f}")
+            score = _fmt(t["value"]) + (f" ±{t['std']:.3f}" if t.get("std") is not None else "")  # ± the spread over folds
+            table.add_row(trial, *values, score, f"{t['epochs']:.0f}")
         if any(not t["settings"] for t in r["trials"]):
             table.caption = "* the recipe's own settings"
         out.print(table)
-        out.print(f"best: trial {r['best']['trial']}; its recipe: {r['best_recipe']}")
+        seconds = sum(t.get("seconds", 0) for t in r["trials"])
+        out.print(f"best: trial {r['best']['trial']}; its recipe: {r['best_recipe']}  (trials took {seconds:.0f} s)")
         final_run = r.get("final")
         if final_run:
             shown = [r["metric"]] + [m for m in ("accuracy", "rmse") if m != r["metric"] and m in final_run["test"]]
