@@ -1,4 +1,4 @@
-"""Fine-tuning fixtures: a tiny BERT saved locally (fast), the packaged MiniLM (real), and SMS spam.
+"""Fine-tuning fixtures: a tiny BERT and a tiny ViT saved locally (fast), the packaged MiniLM (real), SMS spam and digit images.
 
 The tiny model is a 2-layer, 32-wide BERT with random weights and a small word-piece vocabulary,
 written with ``save_pretrained`` like any Hugging Face model directory: it exercises every code
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from finetune_helpers import small_spam, write_tiny_bert
+from finetune_helpers import small_spam, write_digit_images, write_tiny_bert, write_tiny_vit
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing here may reach a hub; the code passes local_files_only too
 
@@ -45,3 +45,14 @@ def minilm_dir() -> Path:
 @pytest.fixture(scope="session")
 def spam_frame(spam_file) -> pd.DataFrame:
     return small_spam(spam_file)
+
+
+@pytest.fixture(scope="session")
+def tiny_vit(tmp_path_factory) -> Path:
+    return write_tiny_vit(tmp_path_factory.mktemp("tiny-vit") / "model")
+
+
+@pytest.fixture(scope="session")
+def digit_images(tmp_path_factory) -> Path:
+    """150 real digit scans, 15 per class, as PNG files in class folders."""
+    return write_digit_images(tmp_path_factory.mktemp("digit-images") / "digits", per_class=15)

@@ -69,3 +69,58 @@ def lora_resume_recipe(model_dir: Path) -> dict:
     recipe["model"]["dropout"] = 0.2
     recipe["train"]["early_stopping"] = {"enabled": True, "monitor": "val/loss", "patience": 50}
     return recipe
+
+
+VIT_SIZE = 32  # pixels; 4 x 4 patches of 8
+
+
+def write_tiny_vit(path: Path, *, seed: int = 0) -> Path:
+    """A tiny ViT directory (2 layers, 32 wide, random weights): config.json, model.safetensors, preprocessor_config.json."""
+    from transformers import ViTConfig, ViTImageProcessor, ViTModel
+
+    path.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    config = ViTConfig(
+        image_size=VIT_SIZE, patch_size=8, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
+    ViTModel(config).save_pretrained(str(path))
+    ViTImageProcessor(size={"height": VIT_SIZE, "width": VIT_SIZE}).save_pretrained(str(path))
+    assert (path / "model.safetensors").is_file() and (path / "preprocessor_config.json").is_file()
+    return path
+
+
+def write_tiny_resnet(path: Path, *, seed: int = 0) -> Path:
+    """A tiny ResNet directory (convolutions and batch norm, no linear layer): what LoRA on a CNN meets."""
+    from transformers import ConvNextImageProcessor, ResNetConfig, ResNetModel
+
+    path.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    ResNetModel(ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1])).save_pretrained(str(path))
+    ConvNextImageProcessor(size={"shortest_edge": VIT_SIZE}, crop_pct=1.0).save_pretrained(str(path))
+    return path
+
+
+def write_digit_images(root: Path, *, per_class: int, offset: int = 0, digits=range(10)) -> Path:
+    """Real handwritten digits (scikit-learn's 8 x 8 scans) as PNG files in one folder per class."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    for digit in digits:
+        folder = root / str(digit)
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in np.flatnonzero(d.target == digit)[offset : offset + per_class]:
+            pixels = (d.images[i] * 255 / 16).astype(np.uint8)
+            Image.fromarray(pixels, mode="L").resize((16, 16)).save(folder / f"{i}.png")
+    return root
+
+
+def image_recipe(source: Path, model_dir: Path, tune: str, **model) -> dict:
+    """A recipe for a few quick steps with a tiny vision model on an image folder."""
+    return {
+        "data": {"source": str(source), "label": "label"},
+        "model": {"pretrained": str(model_dir), "tune": tune, "hidden": [16], **model},
+        "train": {"epochs": 2, "batch_size": 32, "lr": 1e-3, "threads": 1},
+        "evaluate": {"bootstrap": 0},
+    }
