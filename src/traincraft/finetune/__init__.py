@@ -5,8 +5,9 @@
     new_labels.py   continued training — label values a bundle never saw: refused, or added to the head
 
 The network itself (a Hugging Face encoder with LoRA through peft, pooling and a head) is
-:class:`traincraft.models.PretrainedTextNet`, so that serving rebuilds it from a bundle without
-this package; the tokenizer is :class:`traincraft.features.pretrained_text.PretrainedTableEncoder`.
+:class:`traincraft.models.PretrainedTextNet`, or :class:`traincraft.models.PretrainedImageNet` for a
+vision model, so that serving rebuilds it from a bundle without this package; the tokenizer (or
+image processor) is :class:`traincraft.features.pretrained_text.PretrainedTableEncoder`.
 ``transformers`` and ``peft`` (the ``finetune`` extra) are imported only when a network is built.
 """
 

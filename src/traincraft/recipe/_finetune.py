@@ -51,8 +51,10 @@ class LoraConfig(_Strict):
     dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.1
     """Dropout on the adapter's input while training."""
     target_modules: list[str] = Field(default_factory=lambda: ["query", "value"])
-    """Names (last component) of the linear layers that get adapters. BERT-style encoders call their
-    attention projections query / key / value; the LoRA paper adapted the query and value ones."""
+    """Names (last component) of the linear (or convolution) layers that get adapters. BERT-style
+    encoders call their attention projections query / key / value; the LoRA paper adapted the query
+    and value ones. Left at this default on a model without query / value layers, its own names are
+    used: q_proj / v_proj (ViT in transformers 5), every linear layer (ConvNeXt) or convolution (ResNet)."""
 
     @field_validator("target_modules")
     @classmethod

@@ -152,15 +152,18 @@ class ModelConfig(_Strict):
     image: ImageConfig = Field(default_factory=ImageConfig)
     """Image column encoder."""
     pretrained: str | None = None
-    """A pretrained Hugging Face encoder for the text columns instead of the hashed n-grams: a local
-    directory (config.json, model.safetensors, tokenizer files) or a known name (minilm). Loaded
-    offline; nothing is downloaded. Null trains the text encoder from scratch."""
+    """A pretrained Hugging Face encoder for the text columns instead of the hashed n-grams, or for the
+    image columns instead of the small CNN: a local directory (config.json, model.safetensors, and
+    tokenizer files for text or the image processor's preprocessor_config.json for images: ViT,
+    ConvNeXt, ResNet ...) or a known name (minilm). Loaded offline; nothing is downloaded. One base
+    model reads text or images, not both. Null trains the encoders from scratch."""
     tune: TuneMode = "lora"
     """How the pretrained encoder adapts: lora (small adapters, small bundle; robust with little data),
     head (encoder frozen, its outputs computed once and cached, only the head trains), full (every weight)."""
     pooling: Pooling = "mean"
-    """One vector per text from the encoder's token vectors: the mean over real tokens (how
-    all-MiniLM-L6-v2 was trained) or the first ([CLS]) token."""
+    """One vector per text (or image) from the encoder's token vectors: the mean over real tokens (how
+    all-MiniLM-L6-v2 was trained) or the first ([CLS]) token; a convolutional image model's feature
+    map is averaged over its positions (mean only)."""
     layers: PooledLayers = "auto"
     """Which of the pretrained encoder's hidden states are pooled: last (the top layer), or all (the
     embedding layer and every block, each pooled and scaled to unit length, side by side: (L + 1) x
