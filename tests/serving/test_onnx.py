@@ -135,7 +135,7 @@ def test_other_bundles_are_not_overwritten_and_other_networks_refused(digits_run
     assert tc.load(target, runtime="onnx").label == "label"
     contents = read_bundle(digits_run.bundle_dir)
     contents.meta = {**contents.meta, "model": {**contents.meta["model"], "spec": {**contents.meta["model"]["spec"], "kind": "autoencoder"}}}
-    with pytest.raises(BundleError, match="ONNX export covers traincraft's tabular network.*and pretrained text encoders; .*is a 'autoencoder' network"):
+    with pytest.raises(BundleError, match="ONNX export covers traincraft's tabular network.*and pretrained text and image encoders; .*is a 'autoencoder' network"):
         export_onnx(contents, tmp_path / "other")
 
 
