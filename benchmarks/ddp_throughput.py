@@ -5,9 +5,10 @@ The same 64-256-256-10 MLP, synthetic 64-feature table and settings as ``train_t
 epochs: once as a single process with ``--threads`` threads (default: all usable cores), and once
 as ``--processes`` processes under torchrun with cores/processes threads each. Throughput is rank
 0's training rows per second of step time (validation excluded), the median over epochs after the
-first. On a CPU-only machine DDP splits the cores between processes, so expect about 1x: its use is
-GPUs (one process each) and several machines; this benchmark shows what the gradient all-reduce
-costs when it is not hidden behind GPU compute.
+first. On a CPU-only machine DDP splits the cores between processes and adds gloo's all-reduce to
+every step, so expect less than 1x (0.23x measured on 2 cores at batch 256; see RESULTS.md): its
+use is GPUs (one process each) and several machines; this benchmark shows what the gradient
+all-reduce costs when it is not hidden behind GPU compute.
 
     python benchmarks/ddp_throughput.py --rows 100000 --processes 2
 """
