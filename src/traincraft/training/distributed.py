@@ -24,6 +24,7 @@ group for the small control messages and the job itself, so they work the same o
 from __future__ import annotations
 
 import datetime
+import gc
 import logging
 import os
 from dataclasses import dataclass
@@ -162,6 +163,11 @@ def finish() -> None:
             send({"kind": "done"})
     finally:
         _group = None
+        # A DistributedDataParallel wrapper sits in reference cycles (its hooks point back at it): collect
+        # it while the process group and the interpreter are alive. Left to interpreter shutdown, gloo's
+        # threads may still hold its work and abort the process ("terminate called without an active
+        # exception", SIGABRT), as one CI run saw on a worker rank.
+        gc.collect()
         if dist.is_initialized():
             dist.destroy_process_group()
 
