@@ -141,3 +141,16 @@ def test_cross_validated_trials_score_the_mean_over_folds(tmp_path, test_reads) 
     assert test_reads == [268] and result["final"]["reproduces_best_trial"] is None  # the final run reads the test split once
     again = tc.search(_recipe(tmp_path, trials=1, folds=3, include_recipe=False), runs_dir=tmp_path / "runs", resume=result["search_dir"])
     assert again["final"] == result["final"] and test_reads == [268]  # resuming a finished search reads the test split no more
+
+
+def test_a_dataframe_search_keeps_the_label_and_a_broken_recipe_fails_at_once(tmp_path, caplog) -> None:
+    from sklearn.datasets import load_diabetes
+
+    df = load_diabetes(as_frame=True).frame
+    settings = {"train": {"epochs": 2, "threads": 1}, "evaluate": {"bootstrap": 0},
+                "search": {"trials": 1, "final": False, "space": {"train.lr": {"log_uniform": [1e-3, 1e-2]}}}}
+    result = tc.search(df, label="target", recipe=settings, runs_dir=tmp_path / "runs")
+    assert result["metric"] == "rmse" and result["mode"] == "min" and all(t["status"] == "finished" for t in result["trials"])
+    assert "are ignored" not in caplog.text  # trials pass only the settings that were given
+    with pytest.raises(RecipeError, match="No label column given"):  # every trial would fail: stop at the first
+        tc.search(df, recipe=settings, runs_dir=tmp_path / "runs")

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from pydantic import BaseModel
 
 from traincraft._util.atomic import atomic_write_json, atomic_write_text
 from traincraft._util.suggest import did_you_mean
@@ -83,9 +84,24 @@ def _set_path(full: dict[str, Any], sparse: dict[str, Any], path: str, value: An
     target[parts[-1]] = copy.deepcopy(value)
 
 
+def _explicit(model: BaseModel) -> dict[str, Any]:
+    """The settings given explicitly, at any depth, as JSON values. Unlike ``exclude_unset``, a nested
+    field assigned after construction (``recipe.data.label = "y"``) counts even when its section does not."""
+    out: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            nested = _explicit(value)
+            if nested or name in model.model_fields_set:
+                out[name] = nested
+        elif name in model.model_fields_set:
+            out[name] = model.model_dump(mode="json", include={name})[name]
+    return out
+
+
 def trial_recipe(base: Recipe, settings: dict[str, Any]) -> Recipe:
     """``base`` with each dotted path set; a value the recipe refuses is an error naming the path."""
-    full, sparse = base.model_dump(mode="json"), base.model_dump(mode="json", exclude_unset=True)
+    full, sparse = base.model_dump(mode="json"), _explicit(base)
     for path, value in settings.items():
         _set_path(full, sparse, path, value)
     sparse.pop("search", None)  # a trial is a plain run
@@ -136,7 +152,7 @@ def _append(path: Path, record: dict[str, Any]) -> None:
 
 def _write_best(path: Path, cfg: Recipe, best: dict[str, Any], metric: str) -> None:
     """The recipe with the best settings, as the user would write it: only what was set, the data path absolute."""
-    tree = cfg.model_dump(mode="json", exclude_unset=True)
+    tree = _explicit(cfg)
     tree.pop("name", None)
     source = tree.get("data", {}).get("source")
     if source and ":" not in source and not Path(source).is_absolute():
@@ -222,7 +238,7 @@ def search(
                 carry_on = partial if (partial / "checkpoints" / "last").exists() else None  # a run the kill cut short resumes exactly
                 runs.append(train(
                     frame if frame is not None else trial_cfg,
-                    recipe=trial_cfg.model_dump(mode="json") if frame is not None else None,
+                    recipe=_explicit(trial_cfg) if frame is not None else None,
                     name=fold_name,
                     runs_dir=folder,
                     progress=progress,
@@ -231,6 +247,8 @@ def search(
                     fold=None if folds is None else (folds, fold),
                 ))
         except TraincraftError as exc:  # a setting that cannot train (e.g. a batch larger than the data) loses that trial only
+            if not any(r["status"] == "finished" for r in done.values()):
+                raise  # no trial has trained yet: the recipe itself is wrong, and every trial would fail the same way
             log.warning("search: %s failed: %s", run_name, exc)
             record.update(status="failed", error=str(exc), seconds=round(time.perf_counter() - started, 3))
             _append(trials_path, record)
@@ -288,7 +306,7 @@ def search(
         log.info("search: the final run trains trial-%03d's settings and reads the test split once", best["trial"])
         final_run = train(
             frame if frame is not None else best_cfg,
-            recipe=best_cfg.model_dump(mode="json") if frame is not None else None,
+            recipe=_explicit(best_cfg) if frame is not None else None,
             name="final",
             runs_dir=folder,
             progress=progress,
