@@ -22,12 +22,6 @@
  * A row's buckets are collected, radix-sorted and counted: a few KiB that stay in the L1 cache
  * (a dense counter per bucket was twice as slow: 1 MiB of counters missed the cache on every
  * n-gram). Bucket numbers are written as int32, so buckets is at most MAX_BUCKETS (2**31).
- *
- * A word's char n-gram buckets depend on the word alone, so within one count() call each distinct
- * whitespace-separated word is hashed once: a hash table keyed by the word's UTF-8 bytes keeps its
- * buckets, and later occurrences copy them (SMS: about 5x fewer hashes). The table and its arenas
- * stop growing at cache_bytes (CACHE_BYTES unless count() is given a 7th argument); words that do
- * not fit are hashed every time, so the output does not depend on the cap.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -36,11 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NGRAMS_VERSION 2            /* text.py refuses a build of another version (a stale .so) */
+#define NGRAMS_VERSION 1            /* text.py refuses a build of another version (a stale .so) */
 #define MAX_BUCKETS 2147483648LL   /* 2**31: bucket numbers (below it) fit int32 */
-#define CACHE_BYTES (64LL << 20)   /* word cache cap: 64 MiB holds ~500k distinct SMS-like words */
-#define MAX_CACHE_BYTES 0xFFFFFFFFLL /* arena offsets are uint32 */
-#define CACHE_FIRST_SLOTS 4096     /* 80 KiB: enough for one SMS batch's vocabulary without growing */
 #define IS_WORD 1
 #define IS_SPACE 2
 
@@ -210,96 +201,6 @@ static PyObject *as_bytearray(const Array *a) {
     return PyByteArray_FromStringAndSize(a->data ? a->data : "", (Py_ssize_t)(a->size * a->item));
 }
 
-
-/* ---- word -> char n-gram buckets, for one count() call ---------------------------------------- */
-
-typedef struct {
-    uint32_t hash;     /* murmur3 of the word's UTF-8 bytes (the table's hash, not a bucket) */
-    uint32_t key_len;  /* bytes; 0: an empty slot (a word has at least one char) */
-    uint32_t key_at;   /* offset in keys */
-    uint32_t value_at; /* offset in values (items) */
-    uint32_t values;   /* its bucket numbers */
-} Slot;
-
-typedef struct {
-    Slot *slots;
-    size_t n_slots, used; /* n_slots a power of two, at most half used (linear probing) */
-    Array keys, values;   /* unsigned char: the words' bytes; uint32: their buckets, word after word */
-    size_t cap;           /* bytes of slots + keys + values past which nothing more is inserted */
-} WordCache;
-
-static void cache_init(WordCache *w, long long cap) {
-    memset(w, 0, sizeof *w);
-    w->keys.item = 1;
-    w->values.item = sizeof(uint32_t);
-    w->cap = (size_t)cap;
-}
-
-static void cache_free(WordCache *w) {
-    free(w->slots);
-    free(w->keys.data);
-    free(w->values.data);
-}
-
-/* The slot that holds the word, or the empty slot where it would go. */
-static Slot *cache_find(const WordCache *w, const unsigned char *word, uint32_t len, uint32_t hash) {
-    size_t mask = w->n_slots - 1;
-    const unsigned char *keys = AT(w->keys, unsigned char);
-    for (size_t i = hash & mask;; i = (i + 1) & mask) {
-        Slot *slot = &w->slots[i];
-        if (slot->key_len == 0) return slot;
-        if (slot->hash == hash && slot->key_len == len && memcmp(keys + slot->key_at, word, len) == 0) return slot;
-    }
-}
-
-/* Double the slots (or make the first ones); 1: it would pass the cap, nothing done. */
-static int cache_grow(WordCache *w) {
-    size_t n_slots = w->n_slots ? 2 * w->n_slots : CACHE_FIRST_SLOTS;
-    if (n_slots * sizeof(Slot) + w->keys.capacity + w->values.capacity * sizeof(uint32_t) > w->cap) return 1;
-    Slot *slots = calloc(n_slots, sizeof(Slot));
-    if (slots == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (size_t i = 0; i < w->n_slots; i++) { /* reinsert: no two keys are equal, so the first empty slot */
-        Slot *old = &w->slots[i];
-        if (old->key_len == 0) continue;
-        size_t j = old->hash & (n_slots - 1);
-        while (slots[j].key_len != 0) j = (j + 1) & (n_slots - 1);
-        slots[j] = *old;
-    }
-    free(w->slots);
-    w->slots = slots;
-    w->n_slots = n_slots;
-    return 0;
-}
-
-/* Keep the word's buckets (found empty by cache_find) unless that passes the cap; -1: out of memory. */
-static int cache_insert(WordCache *w, Slot *slot, const unsigned char *word, uint32_t len, uint32_t hash, const uint32_t *buckets,
-                        size_t n) {
-    size_t keys_after = w->keys.size + len, values_after = w->values.size + n;
-    size_t slot_bytes = w->n_slots * sizeof(Slot);
-    if (slot_bytes + keys_after + values_after * sizeof(uint32_t) > w->cap) return 0; /* a lower bound: the arenas grow by doubling */
-    if (2 * (w->used + 1) > w->n_slots) {
-        int grown = cache_grow(w);
-        if (grown != 0) return grown < 0 ? -1 : 0;
-        slot = cache_find(w, word, len, hash);
-    }
-    /* the arenas grow by doubling, so all of it stays below twice the cap */
-    if (reserve(&w->keys, keys_after) < 0 || reserve(&w->values, values_after) < 0) return -1;
-    memcpy(AT(w->keys, unsigned char) + w->keys.size, word, len);
-    memcpy(AT(w->values, uint32_t) + w->values.size, buckets, n * sizeof(uint32_t));
-    slot->hash = hash;
-    slot->key_len = len;
-    slot->key_at = (uint32_t)w->keys.size;
-    slot->value_at = (uint32_t)w->values.size;
-    slot->values = (uint32_t)n;
-    w->keys.size = keys_after;
-    w->values.size = values_after;
-    w->used++;
-    return 0;
-}
-
 /* ---- one text -------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -391,7 +292,7 @@ static int word_ngrams(Scratch *s, Counter *c, const unsigned char *utf8, Py_ssi
     return 0;
 }
 
-static int char_ngrams(Scratch *s, Counter *c, WordCache *w, const unsigned char *utf8, Py_ssize_t chars, int low, int high) {
+static int char_ngrams(Scratch *s, Counter *c, const unsigned char *utf8, Py_ssize_t chars, int low, int high) {
     const Py_ssize_t *offset = AT(s->offset, Py_ssize_t);
     const unsigned char *kind = AT(s->kind, unsigned char);
     Py_ssize_t i = 0;
@@ -404,22 +305,6 @@ static int char_ngrams(Scratch *s, Counter *c, WordCache *w, const unsigned char
         while (i < chars && !(kind[i] & IS_SPACE)) i++;
         Py_ssize_t size = i - start + 2; /* chars of " word " */
         Py_ssize_t bytes = offset[i] - offset[start];
-        const unsigned char *word = utf8 + offset[start];
-        Slot *slot = NULL;
-        uint32_t hash = 0;
-        if (bytes <= (Py_ssize_t)w->cap) { /* a word longer than the cap is never kept */
-            if (w->n_slots == 0 && cache_grow(w) < 0) return -1;
-            if (w->n_slots != 0) {
-                hash = (uint32_t)murmur3_32(word, bytes);
-                slot = cache_find(w, word, (uint32_t)bytes, hash);
-                if (slot->key_len != 0) { /* seen before in this call: copy its buckets */
-                    if (room(c, slot->values) < 0) return -1;
-                    memcpy(AT(c->row, uint32_t) + c->row.size, AT(w->values, uint32_t) + slot->value_at, slot->values * sizeof(uint32_t));
-                    c->row.size += slot->values;
-                    continue;
-                }
-            }
-        }
         if (reserve(&s->stream, (size_t)bytes + 2) < 0 || reserve(&s->padded, (size_t)size + 1) < 0) return -1;
         unsigned char *stream = AT(s->stream, unsigned char);
         Py_ssize_t *padded = AT(s->padded, Py_ssize_t);
@@ -430,16 +315,13 @@ static int char_ngrams(Scratch *s, Counter *c, WordCache *w, const unsigned char
         for (Py_ssize_t k = 0; k <= i - start; k++) padded[k + 1] = 1 + offset[start + k] - offset[start];
         padded[size] = bytes + 2;
         if (room(c, (size_t)size * (size_t)(high - low + 1)) < 0) return -1;
-        size_t first = c->row.size;
         for (int n = low; n <= high; n++) {
             if (size <= n) { /* the padded word once, and no longer windows */
                 add(c, murmur3_32(stream, bytes + 2));
                 break;
             }
-            for (Py_ssize_t k = 0; k + n <= size; k++) add(c, murmur3_32(stream + padded[k], padded[k + n] - padded[k]));
+            for (Py_ssize_t w = 0; w + n <= size; w++) add(c, murmur3_32(stream + padded[w], padded[w + n] - padded[w]));
         }
-        if (slot != NULL && cache_insert(w, slot, word, (uint32_t)bytes, hash, AT(c->row, uint32_t) + first, c->row.size - first) < 0)
-            return -1;
     }
     return 0;
 }
@@ -449,9 +331,8 @@ static int char_ngrams(Scratch *s, Counter *c, WordCache *w, const unsigned char
 static PyObject *count(PyObject *self, PyObject *args) {
     PyObject *texts;
     int word_low, word_high, char_low, char_high;
-    long long buckets, cache_bytes = CACHE_BYTES;
-    if (!PyArg_ParseTuple(args, "O!iiiiL|L", &PyList_Type, &texts, &word_low, &word_high, &char_low, &char_high, &buckets, &cache_bytes))
-        return NULL;
+    long long buckets;
+    if (!PyArg_ParseTuple(args, "O!iiiiL", &PyList_Type, &texts, &word_low, &word_high, &char_low, &char_high, &buckets)) return NULL;
     if (word_low < 1 || word_high < word_low || char_low < 0 || (char_low > 0 && char_high < char_low)) {
         PyErr_SetString(PyExc_ValueError, "n-gram ranges must be 1 <= low <= high (char_low 0: no char n-grams)");
         return NULL;
@@ -460,13 +341,7 @@ static PyObject *count(PyObject *self, PyObject *args) {
         PyErr_Format(PyExc_ValueError, "buckets must be between 1 and %lld, got %lld", MAX_BUCKETS, buckets);
         return NULL;
     }
-    if (cache_bytes < 0 || cache_bytes > MAX_CACHE_BYTES) {
-        PyErr_Format(PyExc_ValueError, "cache_bytes must be between 0 and %lld, got %lld", MAX_CACHE_BYTES, cache_bytes);
-        return NULL;
-    }
     Counter words, chars_ = {0};
-    WordCache cache;
-    cache_init(&cache, cache_bytes);
     Scratch s;
     memset(&s, 0, sizeof s);
     s.offset.item = s.token.item = s.padded.item = sizeof(Py_ssize_t);
@@ -488,7 +363,7 @@ static PyObject *count(PyObject *self, PyObject *args) {
         Py_ssize_t n_chars = classify(&s, utf8, len);
         if (n_chars < 0) goto done;
         if (word_ngrams(&s, &words, utf8, n_chars, word_low, word_high) < 0 || end_row(&words) < 0) goto done;
-        if (have_chars && (char_ngrams(&s, &chars_, &cache, utf8, n_chars, char_low, char_high) < 0 || end_row(&chars_) < 0)) goto done;
+        if (have_chars && (char_ngrams(&s, &chars_, utf8, n_chars, char_low, char_high) < 0 || end_row(&chars_) < 0)) goto done;
     }
     PyObject *parts[6] = {as_bytearray(&words.indptr), as_bytearray(&words.indices), as_bytearray(&words.counts), NULL, NULL, NULL};
     if (have_chars) {
@@ -505,7 +380,6 @@ static PyObject *count(PyObject *self, PyObject *args) {
 done:
     counter_free(&words);
     if (have_chars) counter_free(&chars_);
-    cache_free(&cache);
     free(s.offset.data);
     free(s.kind.data);
     free(s.stream.data);
@@ -516,9 +390,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"count", count, METH_VARARGS,
-     "count(texts, word_low, word_high, char_low, char_high, buckets[, cache_bytes]) -> (word indptr, indices, counts, "
-     "char indptr, indices, counts): canonical CSR count matrices as bytearrays (int64, int32, float32). cache_bytes "
-     "caps the memory that keeps each distinct word's char n-gram buckets (the output does not depend on it)."},
+     "count(texts, word_low, word_high, char_low, char_high, buckets) -> (word indptr, indices, counts, "
+     "char indptr, indices, counts): canonical CSR count matrices as bytearrays (int64, int32, float32)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -48,7 +48,7 @@ _SPACE = 0x20
 _WORD_CHAR = re.compile(r"\w")  # a token of WORD_TOKEN_PATTERN is a maximal run of these
 _ASCII_WORD = np.array([bool(_WORD_CHAR.fullmatch(chr(c))) for c in range(128)])
 _ASCII_SPACE = np.array([chr(c).isspace() for c in range(128)])  # str.split()'s whitespace
-_NGRAMS_VERSION = 2  # the _ngrams.c this file was written for; another version (a stale build) is not used
+_NGRAMS_VERSION = 1  # the _ngrams.c this file was written for; another version (a stale build) is not used
 
 log = logging.getLogger(__name__)
 _fallback_logged = False
