@@ -86,6 +86,8 @@ def test_resume_refuses_a_changed_space(tmp_path) -> None:
     first = tc.search(_recipe(tmp_path, final=False, trials=1), runs_dir=tmp_path / "runs")
     with pytest.raises(RecipeError, match="was started with other settings"):
         tc.search(_recipe(tmp_path, final=False, trials=2), runs_dir=tmp_path / "runs", resume=first["search_dir"])
+    with pytest.raises(RecipeError, match="was started with search.folds: None, not 3"):
+        tc.search(_recipe(tmp_path, final=False, trials=1, folds=3), runs_dir=tmp_path / "runs", resume=first["search_dir"])
 
 
 def test_a_misspelt_path_fails_before_anything_trains(tmp_path) -> None:

@@ -206,11 +206,18 @@ def search(
         earlier_final = before.get("final")
         if before.get("settings") != jsonable(settings):
             raise RecipeError(f"The search in {folder} was started with other settings (space, method, trials or seed); start a new search.")
+        for key, now in (("folds", base.search.folds), ("ranked_by", base.search.metric)):
+            if before.get(key, now) != now:
+                raise RecipeError(
+                    f"The search in {folder} was started with search.{'metric' if key == 'ranked_by' else key}: {before[key]}, "
+                    f"not {now}; its trials would not compare with new ones. Start a new search."
+                )
     else:
         earlier_final = None
         stem = name or base.name or (Path(base.data.source.rpartition(":")[2]).stem if base.data.source else "frame")
         folder = new_run_dir(runs_dir, f"{stem}-search").root
-    header = {"status": "running", "method": base.search.method, "settings": jsonable(settings)}
+    header = {"status": "running", "method": base.search.method, "folds": base.search.folds, "ranked_by": base.search.metric,
+              "settings": jsonable(settings)}
     atomic_write_json(folder / SEARCH_FILE, header)
     trials_path = folder / TRIALS_FILE
     done = {r["trial"]: r for r in _read_trials(trials_path)}
@@ -292,6 +299,7 @@ def search(
         "mode": mode,
         "method": base.search.method,
         "folds": base.search.folds,
+        "ranked_by": base.search.metric,
         "trials": [done[i] for i in sorted(done)],
         "ranking": [r["trial"] for r in ranked],
         "best": best,
