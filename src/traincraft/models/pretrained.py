@@ -44,7 +44,7 @@ from safetensors import SafetensorError
 from torch import nn
 
 from traincraft.errors import BundleError, MissingDependencyError, RecipeError, SchemaError
-from traincraft.models.tabular import ACTIVATIONS
+from traincraft.models.tabular import ACTIVATIONS, dense_and_categorical
 from traincraft.recipe import ModelConfig
 from traincraft.recipe._finetune import KNOWN_PRETRAINED
 
@@ -554,12 +554,7 @@ class PretrainedNet(nn.Module):
             ) from None
 
     def _head(self, parts: list[torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        if self.dense_dim:
-            parts.append(self._input(batch, "dense"))  # (B, D)
-        if self.categorical_names:
-            codes = self._input(batch, "categorical")  # (B, K)
-            for j, embedding in enumerate(self.categorical):
-                parts.append(embedding(codes[:, j]))  # (B, d_j)
+        parts = parts + dense_and_categorical(self, batch)
         h = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]  # (B, in_dim)
         return self.head(h)  # (B, out_dim)
 
